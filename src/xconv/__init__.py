@@ -1,0 +1,35 @@
+"""xconv: TensorFlow's convolution family written once for every Array API library.
+
+The same functions take NumPy, CuPy, PyTorch, JAX, Dask or array-api-strict arrays and
+return an array of the same library on the same device, with TensorFlow's semantics.
+
+Examples
+--------
+>>> import numpy as np
+>>> import xconv
+>>> x = np.ones((1, 4, 4, 1))
+>>> xconv.conv2d(x, np.ones((2, 2, 1, 1)), strides=2, padding="VALID")[0, :, :, 0]
+array([[4., 4.],
+       [4., 4.]])
+"""
+
+from ._api import (
+    conv1d,
+    conv2d,
+    conv3d,
+    convolution,
+    depthwise_conv2d,
+    separable_conv2d,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "convolution",
+    "depthwise_conv2d",
+    "separable_conv2d",
+]

@@ -1,0 +1,36 @@
+"""Convolution algorithms on canonical arrays.
+
+Each algorithm is a function of a padded, channels-last input ``(N, *S, C)``, filters
+``(*k, C/groups, O)`` and a :class:`~xconv._spec.ConvSpec` (whose strides, dilations and
+groups it honours; padding and input dilation are already applied), plus an estimate of
+the temporary bytes it needs, which the core uses to chunk the work under the memory
+budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .._spec import ConvSpec
+from .._typing import Array, Namespace
+from . import direct
+
+__all__ = ["ALGORITHMS", "Algorithm"]
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """One convolution method: how to run it and how much scratch memory it needs."""
+
+    name: str
+    run: Callable[..., Array]
+    workspace_bytes: Callable[[tuple[int, ...], tuple[int, ...], ConvSpec, int], int]
+
+    def __call__(self, x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
+        return self.run(x, w, spec, xp=xp)
+
+
+ALGORITHMS: dict[str, Algorithm] = {
+    "einsum": Algorithm("einsum", direct.run, direct.workspace_bytes),
+}

@@ -1,0 +1,213 @@
+"""The only module that touches backend-specific functions.
+
+Everything else in xconv is written against the standard namespace ``xp``. This layer
+offers a few primitives with fast paths where a library has them and a fallback in
+standard operations only:
+
+- :func:`namespace` — the caller's namespace, with clear ``TypeError``\\ s;
+- :func:`sliding_windows` — a read-only strided view on NumPy, CuPy and torch; strided
+  slices + ``stack`` elsewhere (array-api-strict, JAX, Dask);
+- :func:`contract` — windows x filters with ``einsum`` where the library has one, else a
+  batched ``matmul``;
+- capability flags (:func:`library`, :func:`has_strided_views`, :func:`has_einsum`).
+
+Library checks use array-api-compat's ``is_*_namespace`` helpers, which never import a
+library that the caller has not imported. Nothing here moves data to the host.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import array_api_compat as compat
+
+from ._typing import Array, Namespace
+
+__all__ = [
+    "contract",
+    "contraction_dtype",
+    "has_einsum",
+    "has_strided_views",
+    "library",
+    "namespace",
+    "sliding_windows",
+]
+
+# (name, predicate) in the order they are tested; the predicates never import a library.
+_LIBRARIES: tuple[tuple[str, Callable[[Namespace], bool]], ...] = (
+    ("numpy", compat.is_numpy_namespace),
+    ("cupy", compat.is_cupy_namespace),
+    ("torch", compat.is_torch_namespace),
+    ("jax", compat.is_jax_namespace),
+    ("dask", compat.is_dask_namespace),
+    ("array_api_strict", compat.is_array_api_strict_namespace),
+)
+_STRIDED = frozenset({"numpy", "cupy", "torch"})
+_EINSUM = frozenset({"numpy", "cupy", "torch", "jax", "dask"})
+
+
+def library(xp: Namespace) -> str:
+    """Name of the library behind namespace ``xp`` (``"other"`` when unknown)."""
+    for name, predicate in _LIBRARIES:
+        if predicate(xp):
+            return name
+    return "other"
+
+
+def has_strided_views(xp: Namespace) -> bool:
+    """Whether ``xp``'s arrays support zero-copy strided (``as_strided``) views."""
+    return library(xp) in _STRIDED
+
+
+def has_einsum(xp: Namespace) -> bool:
+    """Whether ``xp`` offers an ``einsum`` that xconv may use for the contraction."""
+    return library(xp) in _EINSUM and hasattr(xp, "einsum")
+
+
+def contraction_dtype(xp: Namespace, dtype: Any) -> Any:
+    """A dtype the library's contraction supports for ``dtype`` data.
+
+    torch's CPU ``bmm`` has no kernels for uint16/uint32/uint64: those compute in int64,
+    which gives the same result modulo 2**bits (two's-complement arithmetic), and the
+    core casts back.
+    """
+    if (
+        library(xp) == "torch"
+        and xp.isdtype(dtype, "unsigned integer")
+        and xp.iinfo(dtype).bits > 8
+    ):
+        return xp.int64
+    return dtype
+
+
+def namespace(**arrays: Any) -> Namespace:
+    """The common Array API namespace of the named arrays.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not an array, or the arrays come from different libraries.
+    """
+    for name, value in arrays.items():
+        if not compat.is_array_api_obj(value) or isinstance(value, int | float | complex):
+            raise TypeError(
+                f"{name} must be an array of an Array API library (numpy, cupy, torch, jax, "
+                f"dask, ...), got {type(value).__module__}.{type(value).__qualname__}"
+            )
+    try:
+        return compat.array_namespace(*arrays.values())
+    except TypeError:
+        kinds = ", ".join(f"{n}: {type(v).__module__}.{type(v).__qualname__}" for n, v in arrays.items())
+        raise TypeError(
+            f"{' and '.join(arrays)} must be arrays of the same library; got {kinds}"
+        ) from None
+
+
+def device(x: Array) -> Any:
+    """The device of ``x`` (array-api-compat's portable accessor)."""
+    return compat.device(x)
+
+
+def sliding_windows(
+    x: Array,
+    window: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    *,
+    xp: Namespace,
+) -> Array:
+    """Every (strided, dilated) window of the spatial axes of ``x``.
+
+    ``x`` is channels-last ``(N, *spatial, C)``; the result has shape
+    ``(N, *out, *window, C)`` with ``out[i] = (spatial[i] - (window[i] - 1) * dilations[i]
+    - 1) // strides[i] + 1`` (0 when the window does not fit). On NumPy, CuPy and torch it
+    is a read-only zero-copy view (never written); elsewhere it is built with strided
+    slices and ``stack``.
+    """
+    rank = len(window)
+    sizes = x.shape[1 : rank + 1]
+    out = tuple(
+        max((n - (k - 1) * d - 1) // s + 1, 0) if n - (k - 1) * d - 1 >= 0 else 0
+        for n, k, s, d in zip(sizes, window, strides, dilations)
+    )
+    shape = (x.shape[0], *out, *window, x.shape[-1])
+    lib = library(xp)
+    if lib in _STRIDED:
+        return _strided_view(lib, x, shape, strides, dilations)
+    slices = []
+    for offsets in itertools.product(*(range(k) for k in window)):
+        index = tuple(
+            slice(o * d, o * d + (n - 1) * s + 1 if n else o * d, s)
+            for o, d, s, n in zip(offsets, dilations, strides, out)
+        )
+        slices.append(x[(slice(None), *index, slice(None))])
+    stacked = xp.stack(slices, axis=rank + 1)  # (N, *out, K, C)
+    return xp.reshape(stacked, shape)
+
+
+def _strided_view(
+    lib: str, x: Array, shape: tuple[int, ...], strides: Sequence[int], dilations: Sequence[int]
+) -> Array:
+    rank = len(strides)
+    # torch counts strides in elements, NumPy and CuPy in bytes: the arithmetic is the same.
+    elem = tuple(x.stride()) if lib == "torch" else tuple(x.strides)
+    spatial = elem[1 : rank + 1]
+    view_strides = (
+        elem[0],
+        *(e * s for e, s in zip(spatial, strides)),
+        *(e * d for e, d in zip(spatial, dilations)),
+        elem[-1],
+    )
+    if lib == "torch":
+        import torch
+
+        return torch.as_strided(x, shape, view_strides)
+    if lib == "cupy":
+        import cupy
+
+        return cupy.lib.stride_tricks.as_strided(x, shape=shape, strides=view_strides)
+    import numpy
+
+    return numpy.lib.stride_tricks.as_strided(
+        x, shape=shape, strides=view_strides, writeable=False
+    )
+
+
+def contract(windows: Array, w: Array, groups: int, *, xp: Namespace) -> Array:
+    """Contract windows ``(N, *out, *k, C)`` with filters ``(*k, C/groups, O)``.
+
+    Returns ``(N, *out, O)``. Output channel ``o`` belongs to group
+    ``o // (O // groups)`` and sees input channels ``[g * C/groups, (g + 1) * C/groups)``,
+    as in TensorFlow. Uses ``einsum`` where the library has one, otherwise one batched
+    ``matmul`` over the groups (standard operations only).
+    """
+    rank = w.ndim - 2
+    n, out = windows.shape[0], windows.shape[1 : rank + 1]
+    k_sizes, cg, o = w.shape[:rank], w.shape[-2], w.shape[-1]
+    og = o // groups
+    windows = xp.reshape(windows, (n, *out, *k_sizes, groups, cg))
+    w = xp.reshape(w, (*k_sizes, cg, groups, og))
+    if has_einsum(xp):
+        letters = "abdefhijklmpqrstuvwxyz"
+        o_sub, k_sub = letters[:rank], letters[rank : 2 * rank]
+        if groups == 1:
+            expr = f"n{o_sub}{k_sub}gc,{k_sub}cgo->n{o_sub}o"
+        else:
+            expr = f"n{o_sub}{k_sub}gc,{k_sub}cgo->n{o_sub}go"
+        y = _einsum(xp, expr, windows, w)
+    else:
+        m, kk = n * math.prod(out), math.prod(k_sizes)
+        lhs = xp.permute_dims(xp.reshape(windows, (m, kk, groups, cg)), (2, 0, 1, 3))
+        rhs = xp.permute_dims(xp.reshape(w, (kk, cg, groups, og)), (2, 0, 1, 3))
+        y = xp.matmul(xp.reshape(lhs, (groups, m, kk * cg)), xp.reshape(rhs, (groups, kk * cg, og)))
+        y = xp.permute_dims(y, (1, 0, 2))
+    return xp.reshape(y, (n, *out, o))
+
+
+def _einsum(xp: Namespace, expr: str, a: Array, b: Array) -> Array:
+    if library(xp) == "numpy":
+        return xp.einsum(expr, a, b, optimize=True)
+    return xp.einsum(expr, a, b)

@@ -1,0 +1,177 @@
+"""The one N-d convolution: :func:`conv_general`.
+
+Every public function translates its arguments into a :class:`~xconv._spec.ConvSpec`
+and calls :func:`conv_general`, which
+
+1. permutes the input to the canonical channels-last layout ``(N, *spatial, C)``,
+2. casts to the compute dtype (float16/bfloat16 accumulate in float32),
+3. dilates the input (transposed convolution) and pads or crops it,
+4. runs one algorithm on the padded array, in chunks that keep its temporaries under
+   the memory budget,
+5. casts back to the result dtype and permutes to the caller's layout.
+
+Only standard ``xp`` operations are used here; library-specific work is in
+:mod:`xconv._backend`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _backend
+from ._algorithms import ALGORITHMS, Algorithm
+from ._padding import pad_canonical
+from ._spec import METHODS, ConvSpec, output_size
+from ._typing import Array, Namespace
+
+__all__ = ["DEFAULT_MEMORY_BUDGET", "conv_general", "result_dtype", "select_algorithm"]
+
+#: Default bytes of temporaries (patch matrices) one call may hold at once.
+DEFAULT_MEMORY_BUDGET = 256 * 2**20
+
+
+def result_dtype(xp: Namespace, x: Array, w: Array, *, names: tuple[str, str]) -> Any:
+    """``xp.result_type(x, w)``, after checking both are numeric.
+
+    Raises
+    ------
+    TypeError
+        If either dtype is not numeric (bool, object, strings) or they do not promote.
+    """
+    for name, a in zip(names, (x, w)):
+        try:
+            numeric = xp.isdtype(a.dtype, "numeric")
+        except (TypeError, ValueError):
+            numeric = False
+        if not numeric:
+            raise TypeError(
+                f"{name} must have a numeric dtype (integer, real or complex floating), "
+                f"got {a.dtype}"
+            )
+    try:
+        return xp.result_type(x, w)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"{names[0]} dtype {x.dtype} and {names[1]} dtype {w.dtype} have no common "
+            f"result type in {xp.__name__}: {err}"
+        ) from None
+
+
+def compute_dtype(xp: Namespace, dtype: Any, precision: str | None) -> Any:
+    """float16/bfloat16 compute in float32 unless ``precision="native"``.
+
+    Integer dtypes the library cannot contract in compute in a wider integer of the
+    same library (exact modulo 2**bits, see :func:`xconv._backend.contraction_dtype`).
+    """
+    if (
+        precision != "native"
+        and xp.isdtype(dtype, "real floating")
+        and xp.finfo(dtype).bits < 32
+    ):
+        return xp.float32
+    return _backend.contraction_dtype(xp, dtype)
+
+
+def select_algorithm(method: str, xp: Namespace, spec: ConvSpec) -> Algorithm:
+    """The algorithm for ``method`` (``"auto"`` chooses), or a ``ValueError``."""
+    if method == "auto":
+        return ALGORITHMS["einsum"]
+    if method in ALGORITHMS:
+        return ALGORITHMS[method]
+    raise ValueError(
+        f"method={method!r} is not available in this version of xconv; "
+        f"available: {', '.join(repr(m) for m in METHODS if m == 'auto' or m in ALGORITHMS)}"
+    )
+
+
+def dilate_canonical(x: Array, factors: tuple[int, ...], *, xp: Namespace) -> Array:
+    """Insert ``factor - 1`` zeros between neighbours along each spatial axis.
+
+    Built from ``stack`` + ``reshape`` + slicing only, so it needs no item assignment
+    (JAX arrays are immutable) and stays lazy on Dask.
+    """
+    for axis, f in enumerate(factors, start=1):
+        n = x.shape[axis]
+        if f == 1 or n == 0:
+            continue
+        zeros = xp.zeros_like(x)
+        x = xp.stack([x, *([zeros] * (f - 1))], axis=axis + 1)
+        x = xp.reshape(x, (*x.shape[:axis], n * f, *x.shape[axis + 2 :]))
+        index = [slice(None)] * x.ndim
+        index[axis] = slice(0, (n - 1) * f + 1)
+        x = x[tuple(index)]
+    return x
+
+
+def conv_general(
+    x: Array,
+    w: Array,
+    spec: ConvSpec,
+    *,
+    xp: Namespace,
+    dtype: Any,
+    method: str = "auto",
+    memory_budget: int | None = None,
+    precision: str | None = None,
+) -> Array:
+    """Convolve ``x`` (caller's layout) with ``w (*k, C/groups, O)`` as ``spec`` says.
+
+    ``dtype`` is the result dtype (see :func:`result_dtype`). Arguments are assumed
+    validated by :mod:`xconv._spec`; the inputs are never modified.
+    """
+    algorithm = select_algorithm(method, xp, spec)
+    cdtype = compute_dtype(xp, dtype, precision)
+    x = xp.astype(x, cdtype)
+    w = xp.astype(w, cdtype)
+    if spec.channels_first:
+        x = xp.permute_dims(x, spec.to_canonical)
+    x = dilate_canonical(x, spec.lhs_dilations, xp=xp)
+    x = pad_canonical(x, spec.pads, spec.padding_mode, xp=xp)
+    budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else int(memory_budget)
+    y = _chunked(algorithm, x, w, spec, budget, xp=xp)
+    if y.dtype != dtype:
+        y = xp.astype(y, dtype)
+    if spec.channels_first:
+        y = xp.permute_dims(y, spec.from_canonical)
+    return y
+
+
+def _chunked(
+    algorithm: Algorithm, x: Array, w: Array, spec: ConvSpec, budget: int, *, xp: Namespace
+) -> Array:
+    """Run ``algorithm`` on batch chunks, then output-row chunks, to stay under ``budget``.
+
+    A chunk of output rows ``[r0, r1)`` along the first spatial axis reads input rows
+    ``[r0 * s, (r1 - 1) * s + (k - 1) * d + 1)`` of the padded input.
+    """
+    itemsize = _itemsize(xp, x.dtype)
+    need = algorithm.workspace_bytes(tuple(x.shape), tuple(w.shape), spec, itemsize)
+    n = x.shape[0]
+    if need <= budget or need == 0:
+        return algorithm(x, w, spec, xp=xp)
+    if n > 1:
+        per_chunk = max(1, n * budget // need)
+        parts = [
+            _chunked(algorithm, x[i : i + per_chunk], w, spec, budget, xp=xp)
+            for i in range(0, n, per_chunk)
+        ]
+        return xp.concat(parts, axis=0)
+    k, s, d = w.shape[0], spec.strides[0], spec.dilations[0]
+    rows = output_size(x.shape[1], k, s, d, 0, 0)
+    if rows <= 1:
+        return algorithm(x, w, spec, xp=xp)
+    per_chunk = max(1, rows * budget // need)
+    parts = [
+        algorithm(x[:, r * s : (min(r + per_chunk, rows) - 1) * s + (k - 1) * d + 1], w, spec, xp=xp)
+        for r in range(0, rows, per_chunk)
+    ]
+    return xp.concat(parts, axis=1)
+
+
+def _itemsize(xp: Namespace, dtype: Any) -> int:
+    if xp.isdtype(dtype, "complex floating"):
+        return 2 * xp.finfo(dtype).bits // 8
+    if xp.isdtype(dtype, "real floating"):
+        return xp.finfo(dtype).bits // 8
+    return int(xp.iinfo(dtype).bits) // 8
+

@@ -1,0 +1,169 @@
+"""Padding: every padding form to ``(lo, hi)`` pairs, and padding modes with standard ops.
+
+``resolve_pads`` is pure Python on ints (TensorFlow's SAME rule lives here, once).
+``pad_canonical`` pads or crops a channels-last array with ``concat``/``take``/slicing
+only, so it runs unchanged on every Array API namespace, lazily on Dask and under
+``jax.jit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from array_api_compat import device
+
+from ._typing import Array, Namespace, Pads
+
+__all__ = ["PADDING_MODES", "pad_canonical", "pad_indices", "resolve_pads", "same_pads"]
+
+PADDING_MODES = ("zeros", "reflect", "symmetric", "edge", "circular")
+_NAMED = ("SAME", "VALID", "FULL")
+
+
+def same_pads(size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
+    """TensorFlow's SAME rule: ``out = ceil(size / stride)``, the odd pixel goes after.
+
+    Examples
+    --------
+    >>> same_pads(5, 3, 2, 1)
+    (1, 1)
+    >>> same_pads(4, 3, 2, 1)  # total 1: nothing before, one after
+    (0, 1)
+    """
+    out = -(-size // stride)
+    total = max((out - 1) * stride + (k - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def _as_pair(item: Any, *, name: str) -> tuple[int, int]:
+    from ._spec import as_int, is_sequence
+
+    if not is_sequence(item) or len(item) != 2:
+        raise ValueError(f"{name} must be a (lo, hi) pair of non-negative ints, got {item!r}")
+    lo, hi = (as_int(v, name=name) for v in item)
+    if lo < 0 or hi < 0:
+        raise ValueError(f"{name} must be non-negative, got {(lo, hi)}")
+    return lo, hi
+
+
+def resolve_pads(
+    padding: Any,
+    *,
+    in_sizes: Sequence[int],
+    k_sizes: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    channels_first: bool,
+    name: str = "padding",
+) -> Pads:
+    """Turn any padding form into one ``(lo, hi)`` pair per spatial dimension.
+
+    Forms: ``"SAME"``, ``"VALID"``, ``"FULL"`` (any case); an int (same on every side);
+    a sequence of ``(lo, hi)`` pairs, one per spatial dimension; or TensorFlow's explicit
+    list of rank+2 pairs in ``data_format`` order with ``(0, 0)`` at batch and channels.
+
+    Examples
+    --------
+    >>> resolve_pads("same", in_sizes=(5,), k_sizes=(3,), strides=(1,), dilations=(1,),
+    ...              channels_first=False)
+    ((1, 1),)
+    >>> resolve_pads([[0, 0], [1, 2], [0, 0]], in_sizes=(5,), k_sizes=(3,), strides=(1,),
+    ...              dilations=(1,), channels_first=False)
+    ((1, 2),)
+    """
+    from ._spec import as_int, is_sequence
+
+    rank = len(in_sizes)
+    if isinstance(padding, str):
+        mode = padding.upper()
+        if mode == "VALID":
+            return ((0, 0),) * rank
+        if mode == "SAME":
+            return tuple(
+                same_pads(n, k, s, d) for n, k, s, d in zip(in_sizes, k_sizes, strides, dilations)
+            )
+        if mode == "FULL":
+            return tuple(((k - 1) * d, (k - 1) * d) for k, d in zip(k_sizes, dilations))
+        raise ValueError(
+            f"{name} must be one of 'SAME', 'VALID', 'FULL' (any case), an int or a sequence "
+            f"of (lo, hi) pairs, got {padding!r}"
+        )
+    if not is_sequence(padding):
+        p = as_int(padding, name=name)
+        if p < 0:
+            raise ValueError(f"{name} must be non-negative, got {padding!r}")
+        return ((p, p),) * rank
+    items = list(padding)
+    if len(items) == rank:
+        return tuple(_as_pair(item, name=f"{name}[{i}]") for i, item in enumerate(items))
+    if len(items) == rank + 2:
+        pairs = [_as_pair(item, name=f"{name}[{i}]") for i, item in enumerate(items)]
+        c = 1 if channels_first else rank + 1
+        if pairs[0] != (0, 0) or pairs[c] != (0, 0):
+            raise ValueError(
+                f"{name} in TensorFlow's explicit rank+2 form must be (0, 0) at the batch and "
+                f"channel positions (data_format order), got {[list(p) for p in pairs]}"
+            )
+        return tuple(p for i, p in enumerate(pairs) if i not in (0, c))
+    raise ValueError(
+        f"{name} must have one (lo, hi) pair per spatial dimension ({rank}) or {rank + 2} "
+        f"pairs in TensorFlow's explicit form, got {len(items)} entries: {padding!r}"
+    )
+
+
+def pad_indices(size: int, lo: int, hi: int, mode: str) -> list[int]:
+    """Source index of every position of a padded axis, for a non-zero padding mode.
+
+    ``reflect`` mirrors without repeating the edge, ``symmetric`` repeats it, ``edge``
+    repeats the edge value and ``circular`` wraps around; pads wider than the axis
+    continue the same periodic pattern (as :func:`numpy.pad` does).
+
+    Examples
+    --------
+    >>> pad_indices(3, 2, 2, "reflect")
+    [2, 1, 0, 1, 2, 1, 0]
+    >>> pad_indices(3, 2, 2, "symmetric")
+    [1, 0, 0, 1, 2, 2, 1]
+    """
+    positions = range(-lo, size + hi)
+    if mode == "edge":
+        return [min(max(i, 0), size - 1) for i in positions]
+    if mode == "circular":
+        return [i % size for i in positions]
+    if mode == "symmetric":
+        period = 2 * size
+        return [m if m < size else period - 1 - m for m in (i % period for i in positions)]
+    if mode == "reflect":
+        if size == 1:
+            return [0 for _ in positions]
+        period = 2 * (size - 1)
+        return [m if m < size else period - m for m in (i % period for i in positions)]
+    raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {mode!r}")
+
+
+def pad_canonical(x: Array, pads: Pads, mode: str, *, xp: Namespace) -> Array:
+    """Pad (or, for negative entries, crop) the spatial axes ``1..rank`` of ``x``.
+
+    ``x`` is channels-last ``(N, *spatial, C)``. Zero padding concatenates zero blocks;
+    the other modes gather with :func:`take` along each axis. Only standard operations.
+    """
+    for axis, (lo, hi) in enumerate(pads, start=1):
+        if lo < 0 or hi < 0:
+            size = x.shape[axis]
+            index = [slice(None)] * x.ndim
+            index[axis] = slice(max(-lo, 0), size - max(-hi, 0))
+            x = x[tuple(index)]
+            lo, hi = max(lo, 0), max(hi, 0)
+        if not (lo or hi):
+            continue
+        if mode == "zeros":
+            zeros = [
+                xp.zeros((*x.shape[:axis], w, *x.shape[axis + 1 :]), dtype=x.dtype, device=device(x))
+                for w in (lo, hi)
+            ]
+            x = xp.concat([z for z in (zeros[0], x, zeros[1]) if z.shape[axis]], axis=axis)
+        else:
+            idx = xp.asarray(pad_indices(x.shape[axis], lo, hi, mode), device=device(x))
+            x = xp.take(x, idx, axis=axis)
+    return x

@@ -1,0 +1,327 @@
+"""Argument normalisation: every public form becomes a frozen :class:`ConvSpec` of ints.
+
+Nothing here touches an array's data: the functions read shapes (plain ints) and the
+caller's Python arguments, check them, and raise ``ValueError``/``TypeError`` naming the
+argument before any work starts. JAX's ``ConvDimensionNumbers`` + ``padtype_to_pads``
+are the model: the public wrappers translate, the core computes.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from ._padding import PADDING_MODES, resolve_pads
+from ._typing import Pads
+
+__all__ = [
+    "METHODS",
+    "ConvSpec",
+    "check_options",
+    "conv_spec",
+    "format_is_channels_first",
+    "normalize_ints",
+    "output_size",
+]
+
+#: Algorithm names accepted by ``method=``.
+METHODS = ("auto", "einsum", "gemm", "winograd", "shift", "fft", "native")
+#: ``precision=`` values: None/"float32" accumulate float16/bfloat16 in float32.
+PRECISIONS = (None, "float32", "native")
+
+
+def as_int(value: Any, *, name: str) -> int:
+    """Return ``value`` as a Python int; bools, floats and strings are a ``TypeError``."""
+    if isinstance(value, bool) or isinstance(value, str):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be an integer, got {value!r} of type {type(value).__name__}"
+        ) from None
+
+
+def is_sequence(value: Any) -> bool:
+    """True for lists, tuples and 1-d arrays (not strings, scalars or 0-d arrays)."""
+    if isinstance(value, str | bytes):
+        return False
+    return isinstance(value, Sequence) or getattr(value, "ndim", None) == 1
+
+
+def as_int_tuple(value: Any, *, name: str) -> tuple[int, ...]:
+    """Return a sequence of ints (list, tuple, 1-d integer array) as a tuple of ints."""
+    if not is_sequence(value):
+        raise TypeError(
+            f"{name} must be an int or a sequence of ints, got {type(value).__name__} {value!r}"
+        )
+    return tuple(as_int(v, name=f"{name}[{i}]") for i, v in enumerate(value))
+
+
+def format_is_channels_first(
+    data_format: str | None, *, rank: int, allowed: Sequence[str] | None = None
+) -> bool:
+    """Parse a ``data_format`` string: True for ``NC...`` (channels first), False for ``N...C``.
+
+    ``allowed`` restricts the strings (``conv2d`` takes NHWC/NCHW only); with ``None`` any
+    ``N`` + ``rank`` distinct spatial letters + ``C`` form, or ``NC`` + letters, is accepted.
+    """
+    if data_format is None:
+        return False
+    if not isinstance(data_format, str):
+        raise TypeError(f"data_format must be a string or None, got {data_format!r}")
+    fmt = data_format.upper()
+    if allowed is not None:
+        if fmt not in allowed:
+            raise ValueError(
+                f"data_format must be one of {', '.join(map(repr, allowed))}, got {data_format!r}"
+            )
+        return fmt[1] == "C"
+    spatial = fmt[2:] if fmt[1:2] == "C" else fmt[1:-1]
+    ok = (
+        len(fmt) == rank + 2
+        and fmt[0] == "N"
+        and "C" in (fmt[1], fmt[-1])
+        and len(set(spatial)) == rank
+        and not set(spatial) & {"N", "C"}
+        and spatial.isalpha()
+    )
+    if not ok:
+        raise ValueError(
+            f"data_format must be 'N' + {rank} spatial letters + 'C' (channels last) or "
+            f"'NC' + {rank} spatial letters (channels first) for a {rank}-d convolution, "
+            f"got {data_format!r}"
+        )
+    return fmt[1] == "C"
+
+
+def normalize_ints(value: Any, *, name: str, rank: int, channels_first: bool) -> tuple[int, ...]:
+    """Normalise strides/dilations: None, an int, a length-1, rank or rank+2 sequence.
+
+    The rank+2 form is TensorFlow's, in ``data_format`` order, with 1 at the batch and
+    channel positions. Every entry must be a positive int.
+    """
+    if value is None:
+        values: tuple[int, ...] = (1,) * rank
+    elif not is_sequence(value):
+        values = (as_int(value, name=name),) * rank
+    else:
+        seq = as_int_tuple(value, name=name)
+        if len(seq) == 1:
+            values = seq * rank
+        elif len(seq) == rank:
+            values = seq
+        elif len(seq) == rank + 2:
+            c = 1 if channels_first else rank + 1
+            if seq[0] != 1 or seq[c] != 1:
+                raise ValueError(
+                    f"{name} in the rank+2 form must be 1 at the batch and channel positions "
+                    f"(data_format order), got {list(seq)}"
+                )
+            values = tuple(v for i, v in enumerate(seq) if i not in (0, c))
+        else:
+            raise ValueError(
+                f"{name} must be an int or a sequence of length 1, {rank} or {rank + 2} "
+                f"for a {rank}-d convolution, got length {len(seq)}: {list(seq)}"
+            )
+    if any(v <= 0 for v in values):
+        raise ValueError(f"{name} must be positive integers, got {value!r}")
+    return values
+
+
+def output_size(size: int, k: int, stride: int, dilation: int, lo: int, hi: int) -> int:
+    """``floor((size + lo + hi - (k - 1) * dilation - 1) / stride) + 1``, clamped at 0."""
+    span = size + lo + hi - (k - 1) * dilation - 1
+    return span // stride + 1 if span >= 0 else 0
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """A convolution, fully normalised to Python ints (hashable, immutable).
+
+    Attributes
+    ----------
+    rank : int
+        Number of spatial dimensions.
+    strides, dilations : tuple of int
+        Window strides and kernel (rhs) dilations per spatial dimension.
+    pads : tuple of (int, int)
+        ``(lo, hi)`` padding per spatial dimension; a negative entry crops.
+    groups : int
+        Feature groups (``C_in // filters.shape[-2]``).
+    lhs_dilations : tuple of int
+        Input dilation per spatial dimension (1 = none; >1 for transposed convolution).
+    padding_mode : str
+        How padded values are filled: zeros, reflect, symmetric, edge or circular.
+    channels_first : bool
+        Whether the caller's layout is ``NC...`` (permuted to canonical ``N...C``).
+    """
+
+    rank: int
+    strides: tuple[int, ...]
+    dilations: tuple[int, ...]
+    pads: Pads
+    groups: int = 1
+    lhs_dilations: tuple[int, ...] = ()
+    padding_mode: str = "zeros"
+    channels_first: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.lhs_dilations:
+            object.__setattr__(self, "lhs_dilations", (1,) * self.rank)
+
+    @property
+    def to_canonical(self) -> tuple[int, ...]:
+        """Axis permutation from the caller's layout to ``(N, *spatial, C)``."""
+        if self.channels_first:
+            return (0, *range(2, self.rank + 2), 1)
+        return tuple(range(self.rank + 2))
+
+    @property
+    def from_canonical(self) -> tuple[int, ...]:
+        """Axis permutation from ``(N, *spatial, C)`` back to the caller's layout."""
+        if self.channels_first:
+            return (0, self.rank + 1, *range(1, self.rank + 1))
+        return tuple(range(self.rank + 2))
+
+    def dilated_sizes(self, in_sizes: Sequence[int]) -> tuple[int, ...]:
+        """Spatial sizes after input (lhs) dilation."""
+        return tuple((n - 1) * d + 1 if n else 0 for n, d in zip(in_sizes, self.lhs_dilations))
+
+    def output_sizes(self, in_sizes: Sequence[int], k_sizes: Sequence[int]) -> tuple[int, ...]:
+        """Spatial output sizes for the given (un-dilated) input and kernel sizes."""
+        return tuple(
+            output_size(n, k, s, d, lo, hi)
+            for n, k, s, d, (lo, hi) in zip(
+                self.dilated_sizes(in_sizes), k_sizes, self.strides, self.dilations, self.pads
+            )
+        )
+
+
+def check_options(method: Any, memory_budget: Any, precision: Any) -> None:
+    """Validate the keyword-only extras shared by every public function."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+    if memory_budget is not None and as_int(memory_budget, name="memory_budget") <= 0:
+        raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}"
+        )
+
+
+def conv_spec(
+    input_shape: tuple[int, ...],
+    filter_shape: tuple[int, ...],
+    *,
+    strides: Any,
+    padding: Any,
+    dilations: Any,
+    data_format: str | None,
+    padding_mode: Any = "zeros",
+    formats: Sequence[str] | None = None,
+    stride_name: str = "strides",
+    filters_name: str = "filters",
+) -> ConvSpec:
+    """Check shapes and arguments of a forward convolution and return its :class:`ConvSpec`.
+
+    ``input_shape`` is in the caller's ``data_format`` order; ``filter_shape`` is
+    ``(*k, C_in / groups, C_out)``. Raises ``ValueError``/``TypeError`` naming the
+    argument when anything is off.
+    """
+    rank = len(filter_shape) - 2
+    if rank < 1:
+        raise ValueError(
+            f"{filters_name} must have at least 3 dimensions (*spatial, in, out), "
+            f"got shape {filter_shape}"
+        )
+    if len(input_shape) != rank + 2:
+        raise ValueError(
+            f"input must have {rank + 2} dimensions (batch, {rank} spatial, channels) to match "
+            f"{filters_name} of shape {filter_shape}, got shape {input_shape}"
+        )
+    channels_first = format_is_channels_first(data_format, rank=rank, allowed=formats)
+    strides_t = normalize_ints(strides, name=stride_name, rank=rank, channels_first=channels_first)
+    dilations_t = normalize_ints(
+        dilations, name="dilations", rank=rank, channels_first=channels_first
+    )
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(
+            f"padding_mode must be one of {', '.join(map(repr, PADDING_MODES))}, "
+            f"got {padding_mode!r}"
+        )
+    return _shape_spec(
+        tuple(input_shape),
+        tuple(filter_shape),
+        strides_t,
+        dilations_t,
+        _hashable_padding(padding),
+        channels_first,
+        padding_mode,
+        filters_name,
+    )
+
+
+def _hashable_padding(padding: Any) -> Any:
+    """Turn nested sequences (lists, arrays) into tuples so the spec builder can be cached."""
+    if not is_sequence(padding) and getattr(padding, "ndim", 0) != 2:
+        return padding
+    return tuple(_hashable_padding(p) for p in padding)
+
+
+@lru_cache(maxsize=512)
+def _shape_spec(
+    input_shape: tuple[int, ...],
+    filter_shape: tuple[int, ...],
+    strides: tuple[int, ...],
+    dilations: tuple[int, ...],
+    padding: Any,
+    channels_first: bool,
+    padding_mode: str,
+    filters_name: str,
+) -> ConvSpec:
+    rank = len(filter_shape) - 2
+    perm = (0, *range(2, rank + 2), 1) if channels_first else tuple(range(rank + 2))
+    canon = tuple(input_shape[i] for i in perm)
+    in_sizes, c_in = canon[1:-1], canon[-1]
+    k_sizes, c_per_group, c_out = filter_shape[:-2], filter_shape[-2], filter_shape[-1]
+    if any(k <= 0 for k in k_sizes):
+        raise ValueError(f"{filters_name} spatial sizes must be positive, got shape {filter_shape}")
+    if c_per_group <= 0 or c_in % c_per_group:
+        raise ValueError(
+            f"input channels ({c_in}) must be a positive multiple of {filters_name}.shape[-2] "
+            f"({c_per_group}); {filters_name} has shape {filter_shape}"
+        )
+    groups = c_in // c_per_group
+    if c_out % groups:
+        raise ValueError(
+            f"{filters_name} output channels ({c_out}) must be divisible by the number of "
+            f"groups ({groups} = {c_in} input channels / {c_per_group} per group)"
+        )
+    pads = resolve_pads(
+        padding,
+        in_sizes=in_sizes,
+        k_sizes=k_sizes,
+        strides=strides,
+        dilations=dilations,
+        channels_first=channels_first,
+    )
+    if padding_mode != "zeros":
+        for n, (lo, hi) in zip(in_sizes, pads):
+            if n == 0 and (lo or hi):
+                raise ValueError(
+                    f"padding_mode={padding_mode!r} cannot pad an empty spatial dimension "
+                    f"(input shape {input_shape})"
+                )
+    return ConvSpec(
+        rank=rank,
+        strides=strides,
+        dilations=dilations,
+        pads=pads,
+        groups=groups,
+        padding_mode=padding_mode,
+        channels_first=channels_first,
+    )
