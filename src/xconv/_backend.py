@@ -33,6 +33,8 @@ __all__ = [
     "has_strided_views",
     "library",
     "namespace",
+    "native_conv",
+    "native_unsupported",
     "sliding_windows",
 ]
 
@@ -211,3 +213,142 @@ def _einsum(xp: Namespace, expr: str, a: Array, b: Array) -> Array:
     if library(xp) == "numpy":
         return xp.einsum(expr, a, b, optimize=True)
     return xp.einsum(expr, a, b)
+
+
+def native_unsupported(xp: Namespace, rank: int, dtype: Any) -> str | None:
+    """Why ``method="native"`` cannot run here, or None when it can.
+
+    torch offers ``conv1d``/``conv2d``/``conv3d`` for floating and complex dtypes; JAX's
+    ``lax.conv_general_dilated`` takes any rank and numeric dtype.
+    """
+    lib = library(xp)
+    if lib == "jax":
+        return None
+    if lib == "torch":
+        if rank > 3:
+            return f"torch has no native {rank}-d convolution (ranks 1 to 3)"
+        if not xp.isdtype(dtype, ("real floating", "complex floating")):
+            return f"torch's native convolution does not take {dtype}"
+        return None
+    return f"{lib} has no native convolution that xconv delegates to (torch and jax do)"
+
+
+def native_conv(x: Array, w: Array, spec: Any, *, xp: Namespace) -> Array:
+    """VALID convolution of padded canonical ``x`` by the library's own convolution."""
+    rank = w.ndim - 2
+    if library(xp) == "jax":
+        from jax import lax
+
+        canonical = (0, rank + 1, *range(1, rank + 1))
+        numbers = lax.ConvDimensionNumbers(
+            lhs_spec=canonical, rhs_spec=(rank + 1, rank, *range(rank)), out_spec=canonical
+        )
+        return lax.conv_general_dilated(
+            x,
+            w,
+            window_strides=spec.strides,
+            padding=[(0, 0)] * rank,
+            rhs_dilation=spec.dilations,
+            dimension_numbers=numbers,
+            feature_group_count=spec.groups,
+        )
+    import torch.nn.functional
+
+    conv = getattr(torch.nn.functional, f"conv{rank}d")
+    y = conv(
+        torch.movedim(x, -1, 1),
+        torch.permute(w, (rank + 1, rank, *range(rank))),
+        stride=spec.strides,
+        dilation=spec.dilations,
+        groups=spec.groups,
+    )
+    return torch.movedim(y, 1, -1)
+
+
+# --- Tools for the command line and benchmarks (never used by the convolution itself) ---
+
+#: Libraries the command line tries, with the module that holds their arrays.
+CANDIDATES = ("numpy", "array_api_strict", "torch", "jax", "dask", "cupy")
+
+
+def available_backends() -> list[tuple[str, str, Callable[[Any], Array]]]:
+    """``(name, device, from_numpy)`` for each installed library (and each GPU device).
+
+    Imports the candidate libraries, so only the command line and benchmarks call it.
+    """
+    import importlib
+
+    found: list[tuple[str, str, Callable[[Any], Array]]] = []
+    for name in CANDIDATES:
+        try:
+            mod = importlib.import_module("dask.array" if name == "dask" else name)
+        except Exception:  # not installed, or broken: simply not offered
+            continue
+        if name == "cupy":
+            try:
+                if mod.cuda.runtime.getDeviceCount() == 0:
+                    continue
+            except Exception:
+                continue
+            found.append((name, "cuda:0", mod.asarray))
+        elif name == "dask":
+            found.append((name, "cpu", lambda a, da=mod: da.from_array(a, chunks=-1)))
+        elif name == "torch":
+            found.append((name, "cpu", mod.from_numpy))
+            if mod.cuda.is_available():
+                found.append((name, "cuda", lambda a, t=mod: t.from_numpy(a).to("cuda")))
+        elif name == "jax":
+            mod.config.update("jax_enable_x64", True)
+            jnp = importlib.import_module("jax.numpy")
+            dev = str(mod.devices()[0])
+            found.append((name, dev, jnp.asarray))
+        else:
+            found.append((name, "cpu", mod.asarray))
+    return found
+
+
+def version_of(name: str) -> str:
+    """Installed version of a library (``"-"`` when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    dists = {
+        "cupy": ("cupy-cuda13x", "cupy-cuda12x", "cupy"),
+        "tensorflow": ("tensorflow-cpu", "tensorflow"),
+    }.get(name, (name.replace("_", "-"),))
+    for dist in dists:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            continue
+    return "-"
+
+
+def finish(y: Array) -> Any:
+    """Wait for ``y`` to be computed (GPU sync, JAX dispatch, Dask graph); for timing only."""
+    xp = compat.array_namespace(y)
+    lib = library(xp)
+    if lib == "dask":
+        return y.compute()
+    if lib == "jax":
+        return y.block_until_ready()
+    if lib == "cupy":
+        import cupy
+
+        cupy.cuda.Device().synchronize()
+    elif lib == "torch" and y.device.type == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+    return y
+
+
+def to_numpy(y: Array) -> Any:
+    """An explicit host copy as a NumPy array, for the demo's and benchmarks' checks."""
+    import numpy
+
+    y = finish(y)
+    if hasattr(y, "get"):
+        return y.get()
+    if hasattr(y, "detach"):
+        return y.detach().cpu().numpy()
+    return numpy.asarray(y)

@@ -21,10 +21,17 @@ from typing import Any
 from . import _backend
 from ._algorithms import ALGORITHMS, Algorithm
 from ._padding import pad_canonical
-from ._spec import METHODS, ConvSpec, output_size
+from ._spec import METHODS, ConvSpec, filter_grad_spec, output_size, transpose_spec
 from ._typing import Array, Namespace
 
-__all__ = ["DEFAULT_MEMORY_BUDGET", "conv_general", "result_dtype", "select_algorithm"]
+__all__ = [
+    "DEFAULT_MEMORY_BUDGET",
+    "conv_filter_grad",
+    "conv_general",
+    "conv_input_grad",
+    "result_dtype",
+    "select_algorithm",
+]
 
 #: Default bytes of temporaries (patch matrices) one call may hold at once.
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
@@ -72,10 +79,14 @@ def compute_dtype(xp: Namespace, dtype: Any, precision: str | None) -> Any:
     return _backend.contraction_dtype(xp, dtype)
 
 
-def select_algorithm(method: str, xp: Namespace, spec: ConvSpec) -> Algorithm:
+def select_algorithm(method: str, xp: Namespace, spec: ConvSpec, dtype: Any) -> Algorithm:
     """The algorithm for ``method`` (``"auto"`` chooses), or a ``ValueError``."""
     if method == "auto":
         return ALGORITHMS["einsum"]
+    if method == "native":
+        reason = _backend.native_unsupported(xp, spec.rank, dtype)
+        if reason:
+            raise ValueError(f"method='native' does not apply: {reason}")
     if method in ALGORITHMS:
         return ALGORITHMS[method]
     raise ValueError(
@@ -119,8 +130,8 @@ def conv_general(
     ``dtype`` is the result dtype (see :func:`result_dtype`). Arguments are assumed
     validated by :mod:`xconv._spec`; the inputs are never modified.
     """
-    algorithm = select_algorithm(method, xp, spec)
     cdtype = compute_dtype(xp, dtype, precision)
+    algorithm = select_algorithm(method, xp, spec, cdtype)
     x = xp.astype(x, cdtype)
     w = xp.astype(w, cdtype)
     if spec.channels_first:
@@ -175,3 +186,64 @@ def _itemsize(xp: Namespace, dtype: Any) -> int:
         return xp.finfo(dtype).bits // 8
     return int(xp.iinfo(dtype).bits) // 8
 
+
+
+def conv_input_grad(
+    dy: Array,
+    w: Array,
+    fwd: ConvSpec,
+    in_sizes: tuple[int, ...],
+    *,
+    xp: Namespace,
+    dtype: Any,
+    **options: Any,
+) -> Array:
+    """Gradient of the forward convolution ``fwd`` w.r.t. its input (= transposed conv).
+
+    ``dy`` is in the caller's layout; ``w`` is the forward filter ``(*k, C/g, O)``. The
+    filter is flipped in space and regrouped to ``(*k, O/g, C)``; the core then runs
+    with input dilation = forward strides (see :func:`xconv._spec.transpose_spec`).
+    """
+    rank, groups = fwd.rank, fwd.groups
+    k_sizes, cg, o = tuple(w.shape[:rank]), w.shape[-2], w.shape[-1]
+    og = o // groups
+    wt = xp.flip(w, axis=tuple(range(rank))) if rank else w
+    wt = xp.reshape(wt, (*k_sizes, cg, groups, og))
+    wt = xp.permute_dims(wt, (*range(rank), rank + 2, rank + 1, rank))
+    wt = xp.reshape(wt, (*k_sizes, og, groups * cg))
+    spec = transpose_spec(fwd, in_sizes, k_sizes)
+    return conv_general(dy, wt, spec, xp=xp, dtype=dtype, **options)
+
+
+def conv_filter_grad(
+    x: Array,
+    dy: Array,
+    fwd: ConvSpec,
+    k_sizes: tuple[int, ...],
+    *,
+    xp: Namespace,
+    dtype: Any,
+    **options: Any,
+) -> Array:
+    """Gradient of the forward convolution ``fwd`` w.r.t. its filter, ``(*k, C/g, O)``.
+
+    The input becomes ``(C/g, *S, g * N)`` (batch and channels swapped, groups moved
+    into the channel axis) and the output gradient ``(*m, N, O)`` becomes the kernel:
+    a grouped convolution with stride = forward dilation and dilation = forward stride
+    (see :func:`xconv._spec.filter_grad_spec`).
+    """
+    rank, groups = fwd.rank, fwd.groups
+    if fwd.channels_first:
+        x = xp.permute_dims(x, fwd.to_canonical)
+        dy = xp.permute_dims(dy, fwd.to_canonical)
+    n, in_sizes, c = x.shape[0], tuple(x.shape[1:-1]), x.shape[-1]
+    cg, o = c // groups, dy.shape[-1]
+    if n == 0 or 0 in dy.shape[1:-1]:
+        return xp.zeros((*k_sizes, cg, o), dtype=dtype, device=_backend.device(x))
+    xs = xp.reshape(x, (n, *in_sizes, groups, cg))
+    xs = xp.permute_dims(xs, (rank + 2, *range(1, rank + 1), rank + 1, 0))
+    xs = xp.reshape(xs, (cg, *in_sizes, groups * n))
+    kernel = xp.permute_dims(dy, (*range(1, rank + 1), 0, rank + 1))
+    spec = filter_grad_spec(fwd, in_sizes, k_sizes)
+    g = conv_general(xs, kernel, spec, xp=xp, dtype=dtype, **options)  # (Cg, *k, O)
+    return xp.permute_dims(g, (*range(1, rank + 1), 0, rank + 1))

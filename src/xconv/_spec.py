@@ -325,3 +325,112 @@ def _shape_spec(
         padding_mode=padding_mode,
         channels_first=channels_first,
     )
+
+
+# --- Transposed convolution and gradients: the same core with other numbers (as JAX) ---
+
+
+def transpose_spec(fwd: ConvSpec, in_sizes: Sequence[int], k_sizes: Sequence[int]) -> ConvSpec:
+    """The spec that maps a forward convolution's output gradient to its input gradient.
+
+    ``grad_x = conv(dilate(dy, strides), flip(w)ᵀ, stride 1, dilation d, pads (lo', hi'))``
+    with ``lo' = (k - 1) d - lo`` and ``hi' = n + lo - (m - 1) s - 1`` (negative crops),
+    where ``n`` is the forward input size and ``m`` its output size.
+    """
+    out = fwd.output_sizes(in_sizes, k_sizes)
+    pads = tuple(
+        ((k - 1) * d - lo, n + lo - (m - 1) * s - 1)
+        for n, m, k, s, d, (lo, _) in zip(
+            in_sizes, out, k_sizes, fwd.strides, fwd.dilations, fwd.pads
+        )
+    )
+    return ConvSpec(
+        rank=fwd.rank,
+        strides=(1,) * fwd.rank,
+        dilations=fwd.dilations,
+        pads=pads,
+        groups=fwd.groups,
+        lhs_dilations=fwd.strides,
+        channels_first=fwd.channels_first,
+    )
+
+
+def filter_grad_spec(fwd: ConvSpec, in_sizes: Sequence[int], k_sizes: Sequence[int]) -> ConvSpec:
+    """The spec that computes a forward convolution's filter gradient, channels last.
+
+    The input (batch and channels swapped, groups moved into channels) is convolved
+    with the output gradient as the kernel: stride = forward dilation, dilation =
+    forward stride, pads ``(lo, (k - 1) d + (m - 1) s + 1 - n - lo)``.
+    """
+    out = fwd.output_sizes(in_sizes, k_sizes)
+    pads = tuple(
+        (lo, (k - 1) * d + (m - 1) * s + 1 - n - lo)
+        for n, m, k, s, d, (lo, _) in zip(
+            in_sizes, out, k_sizes, fwd.strides, fwd.dilations, fwd.pads
+        )
+    )
+    return ConvSpec(
+        rank=fwd.rank, strides=fwd.dilations, dilations=fwd.strides, pads=pads, groups=fwd.groups
+    )
+
+
+def check_out_backprop(
+    fwd: ConvSpec,
+    input_shape: Sequence[int],
+    filter_shape: Sequence[int],
+    grad_shape: Sequence[int],
+    *,
+    input_name: str,
+    grad_name: str,
+    padding: Any,
+) -> None:
+    """Check that ``grad_shape`` is the forward output shape of ``input_shape``.
+
+    On a mismatch, the ``ValueError`` names both arguments and, per spatial dimension,
+    the input sizes that would give the gradient's size.
+    """
+    perm = fwd.to_canonical
+    canon_in = [input_shape[i] for i in perm]
+    rank = fwd.rank
+    if len(grad_shape) != rank + 2:
+        raise ValueError(
+            f"{grad_name} must have {rank + 2} dimensions, got shape {tuple(grad_shape)}"
+        )
+    canon_grad = [grad_shape[i] for i in perm]
+    k_sizes = filter_shape[:-2]
+    expected = [canon_in[0], *fwd.output_sizes(canon_in[1:-1], k_sizes), filter_shape[-1]]
+    if canon_grad == expected:
+        return
+    hints = []
+    for i, m in enumerate(canon_grad[1:-1]):
+        n0, k, s, d = canon_in[1 + i], k_sizes[i], fwd.strides[i], fwd.dilations[i]
+        sizes = [
+            n
+            for n in range(m * s + (k - 1) * d + 2)
+            if _forward_size(n, k, s, d, padding, i, rank, fwd.channels_first) == m
+        ]
+        hints.append(
+            f"dim {i}: {m} <- {f'{sizes[0]}..{sizes[-1]}' if sizes else 'none'} (given {n0})"
+        )
+    raise ValueError(
+        f"{grad_name} shape {tuple(grad_shape)} is inconsistent with {input_name} "
+        f"{tuple(input_shape)}, filters {tuple(filter_shape)}, strides {fwd.strides}, "
+        f"dilations {fwd.dilations} and padding {padding!r}: the forward output would be "
+        f"{tuple(expected[i] for i in fwd.from_canonical)}. Spatial sizes of {input_name} that "
+        f"give {grad_name}'s sizes: {'; '.join(hints)}"
+    )
+
+
+def _forward_size(
+    n: int, k: int, s: int, d: int, padding: Any, axis: int, rank: int, channels_first: bool
+) -> int:
+    """Forward output size along one axis for input size ``n`` under ``padding``."""
+    sizes = [1] * rank
+    sizes[axis] = n
+    ks, ss, ds = [1] * rank, [1] * rank, [1] * rank
+    ks[axis], ss[axis], ds[axis] = k, s, d
+    pads = resolve_pads(
+        padding, in_sizes=sizes, k_sizes=ks, strides=ss, dilations=ds, channels_first=channels_first
+    )
+    lo, hi = pads[axis]
+    return output_size(n, k, s, d, lo, hi)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import ModuleType
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypedDict
 
 #: Any Array API array (NumPy, CuPy, torch, JAX, Dask, array-api-strict).
 Array: TypeAlias = Any
@@ -21,3 +21,24 @@ Method: TypeAlias = Literal["auto", "einsum", "gemm", "winograd", "shift", "fft"
 Precision: TypeAlias = Literal["float32", "native"] | None
 
 Pads: TypeAlias = tuple[tuple[int, int], ...]
+
+
+class ConvOptions(TypedDict, total=False):
+    """Keyword-only extras every xconv convolution accepts (none of the peers has all).
+
+    padding_mode
+        How padded positions are filled: "zeros" (default), "reflect", "symmetric",
+        "edge" or "circular". Forward convolutions only.
+    method
+        Algorithm name; "auto" (default) chooses.
+    memory_budget
+        Bytes of temporaries one call may hold; larger work is chunked.
+    precision
+        None/"float32" (default): float16 and bfloat16 accumulate in float32;
+        "native": compute in the input dtype.
+    """
+
+    padding_mode: PaddingMode
+    method: Method
+    memory_budget: int | None
+    precision: Precision

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .._backend import native_conv
 from .._spec import ConvSpec
 from .._typing import Array, Namespace
 from . import direct
@@ -31,6 +32,12 @@ class Algorithm:
         return self.run(x, w, spec, xp=xp)
 
 
+def _no_workspace(*_: object) -> int:
+    return 0
+
+
 ALGORITHMS: dict[str, Algorithm] = {
     "einsum": Algorithm("einsum", direct.run, direct.workspace_bytes),
+    # The caller's library's own convolution (torch, jax); it manages its own memory.
+    "native": Algorithm("native", native_conv, _no_workspace),
 }
