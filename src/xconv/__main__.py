@@ -95,9 +95,9 @@ def info() -> int:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
     for i, row in enumerate([header, *rows]):
-        print("  ".join(str(c).ljust(wd) for c, wd in zip(row, widths)).rstrip())
+        print("  ".join(str(c).ljust(wd) for c, wd in zip(row, widths, strict=True)).rstrip())
         if i == 0:
             print("  ".join("-" * wd for wd in widths))
 

@@ -178,7 +178,7 @@ def _input_grad(
     xp = _backend.namespace(**{grad_name: out_backprop, filters_name: filters})
     dtype = result_dtype(xp, out_backprop, filters, names=(grad_name, filters_name))
     _, core = _options(options, forward=False)
-    if filters.ndim < 3 or rank is not None and filters.ndim != rank + 2:
+    if filters.ndim < 3 or (rank is not None and filters.ndim != rank + 2):
         raise ValueError(
             f"{filters_name} must have {rank + 2 if rank else 'at least 3'} dimensions "
             f"(*spatial, out, in), got shape {tuple(filters.shape)}"

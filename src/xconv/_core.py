@@ -45,7 +45,7 @@ def result_dtype(xp: Namespace, x: Array, w: Array, *, names: tuple[str, str]) -
     TypeError
         If either dtype is not numeric (bool, object, strings) or they do not promote.
     """
-    for name, a in zip(names, (x, w)):
+    for name, a in zip(names, (x, w), strict=True):
         try:
             numeric = xp.isdtype(a.dtype, "numeric")
         except (TypeError, ValueError):
@@ -79,8 +79,18 @@ def compute_dtype(xp: Namespace, dtype: Any, precision: str | None) -> Any:
     return _backend.contraction_dtype(xp, dtype)
 
 
-def select_algorithm(method: str, xp: Namespace, spec: ConvSpec, dtype: Any) -> Algorithm:
-    """The algorithm for ``method`` (``"auto"`` chooses), or a ``ValueError``."""
+def select_algorithm(
+    method: str,
+    xp: Namespace,
+    spec: ConvSpec,
+    dtype: Any,
+    w_shape: tuple[int, ...] | None = None,
+) -> Algorithm:
+    """The algorithm for ``method`` (``"auto"`` chooses), or a ``ValueError``.
+
+    An explicitly requested method whose ``applies`` hook gives a reason for the case
+    (filters of shape ``w_shape``) raises ``ValueError`` with that reason.
+    """
     if method == "auto":
         return ALGORITHMS["einsum"]
     if method == "native":
@@ -88,7 +98,12 @@ def select_algorithm(method: str, xp: Namespace, spec: ConvSpec, dtype: Any) -> 
         if reason:
             raise ValueError(f"method='native' does not apply: {reason}")
     if method in ALGORITHMS:
-        return ALGORITHMS[method]
+        algorithm = ALGORITHMS[method]
+        if w_shape is not None:
+            reason = algorithm.reason_not_applicable(spec, w_shape, dtype, xp)
+            if reason:
+                raise ValueError(f"method={method!r} does not apply: {reason}")
+        return algorithm
     raise ValueError(
         f"method={method!r} is not available in this version of xconv; "
         f"available: {', '.join(repr(m) for m in METHODS if m == 'auto' or m in ALGORITHMS)}"
@@ -131,7 +146,7 @@ def conv_general(
     validated by :mod:`xconv._spec`; the inputs are never modified.
     """
     cdtype = compute_dtype(xp, dtype, precision)
-    algorithm = select_algorithm(method, xp, spec, cdtype)
+    algorithm = select_algorithm(method, xp, spec, cdtype, tuple(w.shape))
     x = xp.astype(x, cdtype)
     w = xp.astype(w, cdtype)
     if spec.channels_first:

@@ -81,10 +81,10 @@ def resolve_pads(
             return ((0, 0),) * rank
         if mode == "SAME":
             return tuple(
-                same_pads(n, k, s, d) for n, k, s, d in zip(in_sizes, k_sizes, strides, dilations)
+                same_pads(n, k, s, d) for n, k, s, d in zip(in_sizes, k_sizes, strides, dilations, strict=True)
             )
         if mode == "FULL":
-            return tuple(((k - 1) * d, (k - 1) * d) for k, d in zip(k_sizes, dilations))
+            return tuple(((k - 1) * d, (k - 1) * d) for k, d in zip(k_sizes, dilations, strict=True))
         raise ValueError(
             f"{name} must be one of 'SAME', 'VALID', 'FULL' (any case), an int or a sequence "
             f"of (lo, hi) pairs, got {padding!r}"

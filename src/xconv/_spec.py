@@ -35,7 +35,7 @@ PRECISIONS = (None, "float32", "native")
 
 def as_int(value: Any, *, name: str) -> int:
     """Return ``value`` as a Python int; bools, floats and strings are a ``TypeError``."""
-    if isinstance(value, bool) or isinstance(value, str):
+    if isinstance(value, bool | str):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     try:
         return operator.index(value)
@@ -189,14 +189,14 @@ class ConvSpec:
 
     def dilated_sizes(self, in_sizes: Sequence[int]) -> tuple[int, ...]:
         """Spatial sizes after input (lhs) dilation."""
-        return tuple((n - 1) * d + 1 if n else 0 for n, d in zip(in_sizes, self.lhs_dilations))
+        return tuple((n - 1) * d + 1 if n else 0 for n, d in zip(in_sizes, self.lhs_dilations, strict=True))
 
     def output_sizes(self, in_sizes: Sequence[int], k_sizes: Sequence[int]) -> tuple[int, ...]:
         """Spatial output sizes for the given (un-dilated) input and kernel sizes."""
         return tuple(
             output_size(n, k, s, d, lo, hi)
             for n, k, s, d, (lo, hi) in zip(
-                self.dilated_sizes(in_sizes), k_sizes, self.strides, self.dilations, self.pads
+                self.dilated_sizes(in_sizes), k_sizes, self.strides, self.dilations, self.pads, strict=True
             )
         )
 
@@ -310,7 +310,7 @@ def _shape_spec(
         channels_first=channels_first,
     )
     if padding_mode != "zeros":
-        for n, (lo, hi) in zip(in_sizes, pads):
+        for n, (lo, hi) in zip(in_sizes, pads, strict=True):
             if n == 0 and (lo or hi):
                 raise ValueError(
                     f"padding_mode={padding_mode!r} cannot pad an empty spatial dimension "
@@ -341,7 +341,7 @@ def transpose_spec(fwd: ConvSpec, in_sizes: Sequence[int], k_sizes: Sequence[int
     pads = tuple(
         ((k - 1) * d - lo, n + lo - (m - 1) * s - 1)
         for n, m, k, s, d, (lo, _) in zip(
-            in_sizes, out, k_sizes, fwd.strides, fwd.dilations, fwd.pads
+            in_sizes, out, k_sizes, fwd.strides, fwd.dilations, fwd.pads, strict=True
         )
     )
     return ConvSpec(
@@ -366,7 +366,7 @@ def filter_grad_spec(fwd: ConvSpec, in_sizes: Sequence[int], k_sizes: Sequence[i
     pads = tuple(
         (lo, (k - 1) * d + (m - 1) * s + 1 - n - lo)
         for n, m, k, s, d, (lo, _) in zip(
-            in_sizes, out, k_sizes, fwd.strides, fwd.dilations, fwd.pads
+            in_sizes, out, k_sizes, fwd.strides, fwd.dilations, fwd.pads, strict=True
         )
     )
     return ConvSpec(
