@@ -9,6 +9,8 @@ standard operations only:
   slices + ``stack`` elsewhere (array-api-strict, JAX, Dask);
 - :func:`contract` — windows x filters with ``einsum`` where the library has one, else a
   batched ``matmul``;
+- :func:`fft_namespace` — ``scipy.fft`` on every core for NumPy arrays when SciPy is
+  installed (imported lazily, only there), else the library's ``fft`` extension;
 - capability flags (:func:`library`, :func:`has_strided_views`, :func:`has_einsum`).
 
 Library checks use array-api-compat's ``is_*_namespace`` helpers, which never import a
@@ -17,9 +19,12 @@ library that the caller has not imported. Nothing here moves data to the host.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
+import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import array_api_compat as compat
@@ -29,13 +34,19 @@ from ._typing import Array, Namespace
 __all__ = [
     "contract",
     "contraction_dtype",
+    "copy_into",
+    "fft_namespace",
     "has_einsum",
     "has_strided_views",
     "library",
+    "matmul_into",
+    "multiply_into",
     "namespace",
     "native_conv",
     "native_unsupported",
     "sliding_windows",
+    "supports_inplace",
+    "zero_size",
 ]
 
 # (name, predicate) in the order they are tested; the predicates never import a library.
@@ -113,6 +124,15 @@ def device(x: Array) -> Any:
     return compat.device(x)
 
 
+def zero_size(shape: Sequence[int], dtype: Any, *, xp: Namespace, device: Any = None) -> Array:
+    """An array of ``shape`` with no elements (some entry of ``shape`` is 0).
+
+    Built as a reshaped ``zeros((0,))``: Dask's automatic chunking divides by zero
+    when ``zeros`` is asked directly for some zero-size shapes.
+    """
+    return xp.reshape(xp.zeros((0,), dtype=dtype, device=device), tuple(shape))
+
+
 def sliding_windows(
     x: Array,
     window: Sequence[int],
@@ -139,6 +159,8 @@ def sliding_windows(
     lib = library(xp)
     if lib in _STRIDED:
         return _strided_view(lib, x, shape, strides, dilations)
+    if 0 in out:  # no window fits: slicing would start out of bounds (array-api-strict refuses)
+        return zero_size(shape, x.dtype, xp=xp, device=device(x))
     slices = []
     for offsets in itertools.product(*(range(k) for k in window)):
         index = tuple(
@@ -263,6 +285,239 @@ def native_conv(x: Array, w: Array, spec: Any, *, xp: Namespace) -> Array:
         groups=spec.groups,
     )
     return torch.movedim(y, 1, -1)
+
+
+# --- In-place primitives: they write only into xconv's own fresh temporaries ---------------
+
+_INPLACE = frozenset({"numpy", "cupy", "torch"})
+
+
+def supports_inplace(xp: Namespace, *arrays: Array) -> bool:
+    """Whether the algorithms may fill fresh arrays of ``xp`` in place.
+
+    True on NumPy, CuPy and torch (``out=`` arguments, ``copyto``, ``+=``), except for
+    torch tensors that autograd tracks (an in-place write would break their graph):
+    those, and JAX, Dask and array-api-strict arrays (immutable or lazy), go out of
+    place with standard operations only.
+
+    Parameters
+    ----------
+    xp : namespace
+        The caller's namespace.
+    *arrays : array
+        The inputs of the computation (checked for autograd on torch).
+
+    Returns
+    -------
+    bool
+        True when :func:`copy_into`, :func:`matmul_into` and :func:`multiply_into`
+        may be used.
+    """
+    lib = library(xp)
+    if lib not in _INPLACE:
+        return False
+    if lib == "torch":
+        import torch
+
+        return not (torch.is_grad_enabled() and any(a.requires_grad for a in arrays))
+    return True
+
+
+def _view(lib: str, a: Array, shape: tuple[int, ...]) -> Array:
+    """``a`` seen with ``shape`` without a copy (an error, never a silent copy)."""
+    if tuple(a.shape) == shape:
+        return a
+    if lib == "torch":
+        return a.view(shape)
+    if lib == "numpy":
+        import numpy
+
+        try:
+            return numpy.reshape(a, shape, copy=False)
+        except TypeError:  # NumPy < 2.1 has no copy=
+            pass
+    view = a.view()
+    view.shape = shape  # NumPy and CuPy refuse when this would need a copy
+    return view
+
+
+def _scratch(lib: str, scratch: Array | None, shape: tuple[int, ...]) -> Array | None:
+    """The first ``prod(shape)`` elements of the 1-d buffer ``scratch``, as ``shape``."""
+    if scratch is None:
+        return None
+    return _view(lib, scratch[: math.prod(shape)], shape)
+
+
+def copy_into(dst: Array, src: Array, *, xp: Namespace) -> None:
+    """Copy ``src`` into ``dst``, a fresh array (or a view of one) of the same size.
+
+    ``dst`` is seen with ``src``'s shape (splitting or merging its axes without a
+    copy), so a 2-d patch buffer can receive an ``(m, *k, C)`` window view directly.
+    Only for libraries where :func:`supports_inplace` is true.
+    """
+    lib = library(xp)
+    target = _view(lib, dst, tuple(src.shape))
+    if lib == "torch":
+        target.copy_(src)
+    elif lib == "cupy":
+        import cupy
+
+        cupy.copyto(target, src)
+    else:
+        import numpy
+
+        numpy.copyto(target, src)
+
+
+def matmul_into(
+    a: Array,
+    b: Array,
+    out: Array,
+    *,
+    xp: Namespace,
+    accumulate: bool = False,
+    scratch: Array | None = None,
+) -> None:
+    """``out = a @ b``, or ``out += a @ b`` with ``accumulate``, into a fresh ``out``.
+
+    ``out`` may be a strided view of a fresh array (e.g. a permuted slice of the
+    output). torch accumulates inside BLAS (``addmm_`` / ``baddbmm_``); NumPy and
+    CuPy compute the product into ``scratch`` (a 1-d buffer of at least ``out.size``
+    elements, allocated when None) and add it. Only where :func:`supports_inplace`.
+    """
+    lib = library(xp)
+    if lib == "torch":
+        import torch
+
+        if not accumulate:
+            if out.is_contiguous():
+                torch.matmul(a, b, out=out)
+            else:
+                out.copy_(torch.matmul(a, b))
+        elif a.ndim == b.ndim == out.ndim == 2:
+            out.addmm_(a, b)
+        elif a.ndim == b.ndim == out.ndim == 3 and a.shape[0] == b.shape[0]:
+            out.baddbmm_(a, b)
+        else:
+            out.add_(torch.matmul(a, b))
+        return
+    if lib == "cupy":
+        import cupy as mod
+    else:
+        import numpy as mod
+    if not accumulate:
+        mod.matmul(a, b, out=out)
+        return
+    tmp = _scratch(lib, scratch, tuple(out.shape))
+    tmp = mod.matmul(a, b) if tmp is None else mod.matmul(a, b, out=tmp)
+    mod.add(out, tmp, out=out)
+
+
+def multiply_into(
+    a: Array,
+    b: Array,
+    out: Array,
+    *,
+    xp: Namespace,
+    accumulate: bool = False,
+    scratch: Array | None = None,
+) -> None:
+    """``out = a * b``, or ``out += a * b`` with ``accumulate`` (broadcasting to ``out``).
+
+    torch fuses the multiply-add (``addcmul_``); NumPy and CuPy multiply into
+    ``scratch`` (a 1-d buffer of at least ``out.size`` elements, allocated when None)
+    and add. Only where :func:`supports_inplace`.
+    """
+    lib = library(xp)
+    if lib == "torch":
+        import torch
+
+        if accumulate:
+            out.addcmul_(a, b)
+        else:
+            torch.mul(a, b, out=out)
+        return
+    if lib == "cupy":
+        import cupy as mod
+    else:
+        import numpy as mod
+    if not accumulate:
+        mod.multiply(a, b, out=out)
+        return
+    tmp = _scratch(lib, scratch, tuple(out.shape))
+    tmp = mod.multiply(a, b) if tmp is None else mod.multiply(a, b, out=tmp)
+    mod.add(out, tmp, out=out)
+
+
+# --- FFT: SciPy's multi-threaded pocketfft for NumPy arrays, else the fft extension ---
+
+
+@dataclass(frozen=True)
+class FFTFunctions:
+    """The n-d FFTs an algorithm may call, each ``f(x, *, s, axes)``.
+
+    ``next_fast_len(n, real)`` is the smallest good transform length ``>= n`` when the
+    library offers one (SciPy), else None (the caller searches 5-smooth lengths).
+    """
+
+    rfftn: Callable[..., Array]
+    irfftn: Callable[..., Array]
+    fftn: Callable[..., Array]
+    ifftn: Callable[..., Array]
+    next_fast_len: Callable[[int, bool], int] | None = None
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def _with_axes_whole(fn: Callable[..., Array]) -> Callable[..., Array]:
+    """Dask's FFTs need one chunk along each transformed axis: rechunk those first."""
+
+    def call(x: Array, *, s: Sequence[int], axes: Sequence[int]) -> Array:
+        return fn(x.rechunk(dict.fromkeys(axes, -1)), s=tuple(s), axes=tuple(axes))
+
+    return call
+
+
+def fft_namespace(xp: Namespace) -> FFTFunctions | None:
+    """The FFTs for arrays of ``xp``, or None when the library has no fft extension.
+
+    NumPy arrays use ``scipy.fft`` (imported here, lazily, only when SciPy is
+    installed) with one worker per available core and its ``next_fast_len``; every
+    other library uses its Array API ``fft`` extension (``xp.fft``), which keeps the
+    data on the array's device. Dask arrays are rechunked to one chunk along the
+    transformed axes.
+    """
+    lib = library(xp)
+    if lib == "numpy":
+        try:
+            import scipy.fft as sfft
+        except ImportError:
+            pass
+        else:
+            workers = _cores()
+
+            def fast_len(n: int, real: bool) -> int:
+                return int(sfft.next_fast_len(n, real=real))
+
+            return FFTFunctions(
+                functools.partial(sfft.rfftn, workers=workers),
+                functools.partial(sfft.irfftn, workers=workers),
+                functools.partial(sfft.fftn, workers=workers),
+                functools.partial(sfft.ifftn, workers=workers),
+                fast_len,
+            )
+    ext = getattr(xp, "fft", None)
+    if ext is None or not all(hasattr(ext, f) for f in ("rfftn", "irfftn", "fftn", "ifftn")):
+        return None
+    fns: list[Callable[..., Array]] = [ext.rfftn, ext.irfftn, ext.fftn, ext.ifftn]
+    if lib == "dask":
+        fns = [_with_axes_whole(f) for f in fns]
+    return FFTFunctions(*fns)
 
 
 # --- Tools for the command line and benchmarks (never used by the convolution itself) ---

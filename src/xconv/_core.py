@@ -178,7 +178,7 @@ def _chunked(
     if n > 1:
         per_chunk = max(1, n * budget // need)
         parts = [
-            _chunked(algorithm, x[i : i + per_chunk], w, spec, budget, xp=xp)
+            _chunked(algorithm, x[i : i + per_chunk, ...], w, spec, budget, xp=xp)
             for i in range(0, n, per_chunk)
         ]
         return xp.concat(parts, axis=0)
@@ -188,7 +188,7 @@ def _chunked(
         return algorithm(x, w, spec, xp=xp)
     per_chunk = max(1, rows * budget // need)
     parts = [
-        algorithm(x[:, r * s : (min(r + per_chunk, rows) - 1) * s + (k - 1) * d + 1], w, spec, xp=xp)
+        algorithm(x[:, r * s : (min(r + per_chunk, rows) - 1) * s + (k - 1) * d + 1, ...], w, spec, xp=xp)
         for r in range(0, rows, per_chunk)
     ]
     return xp.concat(parts, axis=1)

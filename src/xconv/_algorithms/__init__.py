@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .._backend import native_conv
 from .._spec import ConvSpec
 from .._typing import Array, Namespace
-from . import direct
+from . import direct, gemm, shift, winograd
+from . import fft as fft_method
 
 __all__ = ["ALGORITHMS", "Algorithm"]
 
@@ -27,9 +29,18 @@ class Algorithm:
     name: str
     run: Callable[..., Array]
     workspace_bytes: Callable[[tuple[int, ...], tuple[int, ...], ConvSpec, int], int]
+    #: ``applies(spec, w_shape, dtype, xp)``: why the method cannot run a case, or None
+    #: when it can (None here: it runs every case).
+    applies: Callable[[ConvSpec, tuple[int, ...], Any, Namespace], str | None] | None = None
 
     def __call__(self, x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
         return self.run(x, w, spec, xp=xp)
+
+    def reason_not_applicable(
+        self, spec: ConvSpec, w_shape: tuple[int, ...], dtype: Any, xp: Namespace
+    ) -> str | None:
+        """Why this method cannot run the case, or None when it can."""
+        return None if self.applies is None else self.applies(spec, w_shape, dtype, xp)
 
 
 def _no_workspace(*_: object) -> int:
@@ -38,6 +49,10 @@ def _no_workspace(*_: object) -> int:
 
 ALGORITHMS: dict[str, Algorithm] = {
     "einsum": Algorithm("einsum", direct.run, direct.workspace_bytes),
+    "gemm": Algorithm("gemm", gemm.run, gemm.workspace_bytes),
+    "shift": Algorithm("shift", shift.run, shift.workspace_bytes),
+    "winograd": Algorithm("winograd", winograd.run, winograd.workspace_bytes, winograd.applies),
+    "fft": Algorithm("fft", fft_method.run, fft_method.workspace_bytes, fft_method.applies),
     # The caller's library's own convolution (torch, jax); it manages its own memory.
     "native": Algorithm("native", native_conv, _no_workspace),
 }

@@ -1,0 +1,672 @@
+"""The benchmark suite: every case, every peer and xconv method, in one process.
+
+Importable (``from benchmarks.suite import run_suite, write_reports``) so that the
+command line (``python -m xconv bench``) can reuse it; ``benchmarks/run.py`` is the
+script entry point, which also cleans the BLAS environment before NumPy loads.
+
+For each case (see :mod:`benchmarks.cases`): inputs are made once (float32,
+channels-last, fixed seed); every candidate (:mod:`benchmarks.peers`) is set up, called
+once untimed and checked against the baseline's output (TensorFlow, or the first result
+when TF is missing); peak extra memory is measured in a separate call; then all are
+timed together with the protocol of :mod:`benchmarks.timing`. A method that raises
+``ValueError`` (it does not apply to the case) is reported as "n/a". In large cases
+every candidate first runs on a slice of the input (one image, or 1/32 of the rows);
+one that would take more than ``PROBE_LIMIT_S`` per call is timed on that slice and
+its time extrapolated (marked in the table), so that one slow method cannot hold the
+whole run up.
+
+Reported per candidate: median time, GFLOP/s (``2·N·out·K·C_in/g·C_out``, the direct
+convolution's work, also for FFT methods), the ratio to the baseline (TF; > 1 is
+faster), the percentage of NumPy's own sgemm peak measured in the same run, and the
+peak extra memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import timing
+from .cases import Case, select_cases
+from .peers import Candidate, build_candidates, make_inputs
+
+__all__ = ["format_summary", "format_table", "run_case", "run_suite", "write_reports"]
+
+#: a candidate's output differing from the baseline's by more than this (relative to the
+#: largest value) is flagged as a mismatch
+MISMATCH_RTOL = 1e-3
+
+#: cases with at least this many FLOPs are probed on a slice first (see ``_probe``)
+PROBE_MIN_FLOPS = 1e9
+#: a candidate whose estimated time per call exceeds this is timed on a slice, extrapolated
+PROBE_LIMIT_S = 8.0
+
+Progress = Callable[[int, int, str], None]
+
+
+def _rel_err(y: np.ndarray, ref: np.ndarray) -> float | str:
+    if y.shape != ref.shape:
+        return f"shape {y.shape} != {ref.shape}"
+    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+    if not y.size:
+        return 0.0
+    diff = np.abs(y.astype(np.float64) - ref.astype(np.float64))
+    return float(np.max(diff)) / (scale or 1.0)
+
+
+def _probe(
+    case: Case,
+    candidates: list[Candidate],
+    x: np.ndarray,
+    w: np.ndarray,
+    timer: timing.Timer,
+    backends: Sequence[str],
+    peers: Sequence[str],
+    other_methods: Sequence[str],
+    log: Callable[[str], None],
+) -> list[Candidate]:
+    """Replace candidates too slow to run whole by the same call on a slice.
+
+    Each candidate first runs once on a slice of the input (:meth:`Case.probe`); where
+    that time, scaled by the ratio of output positions, exceeds ``PROBE_LIMIT_S``, the
+    candidate is timed on the slice and its time extrapolated (like the seed loop's).
+    Only large cases are probed.
+    """
+    probe = case.probe() if case.flops >= PROBE_MIN_FLOPS else None
+    if probe is None:
+        return candidates
+    small, index, scale = probe
+    small_candidates = {
+        c.key: c
+        for c in build_candidates(
+            small, x[index], w, backends=backends, peers=peers, other_methods=other_methods
+        )
+        if c.run is not None and not c.na and c.kind != "seed"
+    }
+    result = []
+    for c in candidates:
+        s = small_candidates.get(c.key)
+        if s is not None and s.run is not None and c.kind != "seed":
+            try:
+                _, t = timer.first_call(s.run, s.library)
+                if t * scale > PROBE_LIMIT_S:  # again, without compilation and warm-up
+                    _, t = timer.first_call(s.run, s.library)
+            except Exception:
+                t = 0.0  # not applicable or failing: the whole call will say so
+            if t * scale > PROBE_LIMIT_S:
+                log(f"  {c.key}: about {t * scale:.0f} s per call: extrapolated from a slice")
+                c = Candidate(
+                    c.key,
+                    c.library,
+                    "extrapolated",
+                    s.run,
+                    None,
+                    None,
+                    scale=scale,
+                    versus=c.versus,
+                    note=f"extrapolated x{scale:.3g} from input {small.input_shape} "
+                    f"(estimated {t * scale:.0f} s per call)",
+                )
+        result.append(c)
+    return result
+
+
+def run_case(
+    case: Case,
+    timer: timing.Timer,
+    *,
+    sgemm_peak: float,
+    backends: Sequence[str] = ("numpy", "torch"),
+    peers: Sequence[str] = ("tf", "torch", "jax", "scipy", "seed"),
+    other_methods: Sequence[str] = ("auto",),
+    memory: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run one case; return its JSON-ready record (raw block times included)."""
+    x, w = make_inputs(case)
+    candidates = build_candidates(
+        case, x, w, backends=backends, peers=peers, other_methods=other_methods
+    )
+    record: dict[str, Any] = {**case.describe(), "canary_before_gflops": timing.canary_gflops()}
+    rows: dict[str, dict[str, Any]] = {}
+    timed: list[timing.Timed] = []
+    by_key: dict[str, Candidate] = {}
+    refs: dict[str, np.ndarray] = {}
+    needed = {case.baseline} | {c.versus for c in candidates if c.versus}
+    fallback: tuple[str, np.ndarray] | None = None
+    candidates = _probe(case, candidates, x, w, timer, backends, peers, other_methods, log)
+
+    for c in candidates:
+        row: dict[str, Any] = {
+            "key": c.key,
+            "library": c.library,
+            "kind": c.kind,
+            "note": c.note,
+            "versus": c.versus,
+        }
+        rows[c.key] = row
+        by_key[c.key] = c
+        if c.na or c.run is None:
+            row.update(status="n/a", reason=c.na)
+            continue
+        try:
+            out, first = timer.first_call(c.run, c.library)
+        except ValueError as exc:  # the method does not apply to this case
+            row.update(status="n/a", reason=str(exc).splitlines()[0])
+            continue
+        except Exception as exc:
+            row.update(status="error", reason=f"{type(exc).__name__}: {exc}".splitlines()[0])
+            log(f"  {c.key}: {row['reason']}")
+            continue
+        row.update(status="ok", first_call_s=first)
+        if c.kind == "extrapolated":
+            row.update(kind="xconv" if c.key.startswith("xconv") else "peer", extrapolated=True)
+        if c.to_numpy is not None:
+            y = np.asarray(c.to_numpy(out))
+            ref_key = c.versus or case.baseline
+            ref = refs.get(ref_key)
+            if ref is None and fallback is not None:
+                ref_key, ref = fallback
+            if ref is not None and c.key != ref_key:
+                err = _rel_err(y, ref)
+                row.update(checked_against=ref_key, max_rel_err=err)
+                if isinstance(err, str) or err > MISMATCH_RTOL:
+                    row["mismatch"] = True
+                    log(f"  MISMATCH {c.key} vs {ref_key}: {err}")
+            if c.key in needed:
+                refs[c.key] = y
+            if fallback is None:
+                fallback = (c.key, y)
+        del out
+        timed.append(timing.Timed(c.key, c.library, c.run, first))
+
+    if memory:
+        for t in timed:
+            c = by_key[t.key]
+            if c.memory is None:
+                continue
+            if t.first_call_s > timing.SLOW_S and not t.key.endswith("[numpy] auto"):
+                rows[t.key]["memory"] = {"how": c.memory, "peak_bytes": None, "skipped": "slow"}
+                continue
+            timer.rest(c.library)
+            rows[t.key]["memory"] = timing.measure_memory(c.run, c.memory)
+
+    timer.time_all(timed)
+    record["canary_after_gflops"] = timing.canary_gflops()
+
+    for t in timed:
+        c = by_key[t.key]
+        row = rows[t.key]
+        row["blocks_s"] = t.blocks
+        row["inner"] = t.inner
+        row["scale"] = c.scale
+        row["median_s"] = t.median_s * c.scale
+        row["gflops"] = case.flops / row["median_s"] / 1e9 if case.flops else None
+        row["pct_sgemm_peak"] = (
+            100 * row["gflops"] / sgemm_peak if row["gflops"] and sgemm_peak else None
+        )
+        mem = row.get("memory")
+        if mem and mem.get("peak_bytes") is not None:
+            out_bytes = math.prod(case.output_shape_nhwc) * np.dtype(case.dtype).itemsize
+            mem["temp_bytes"] = mem["peak_bytes"] - out_bytes
+            mem["temp_over_io"] = mem["temp_bytes"] / case.io_bytes
+    for row in rows.values():
+        if row.get("status") != "ok":
+            continue
+        for field, ref_key in (("ratio", case.baseline), ("ratio_versus", row["versus"])):
+            ref = rows.get(ref_key) if ref_key else None
+            if ref and ref.get("status") == "ok":
+                row[field] = ref["median_s"] / row["median_s"]
+    record["candidates"] = list(rows.values())
+    return record
+
+
+def run_suite(
+    cases: Sequence[str] | None = None,
+    *,
+    quick: bool = False,
+    backends: Sequence[str] = ("numpy", "torch"),
+    peers: Sequence[str] = ("tf", "torch", "jax", "scipy", "seed"),
+    other_methods: Sequence[str] = ("auto",),
+    blocks: int | None = None,
+    out: str | Path | None = None,
+    blas_env: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run the suite and return every number; write the reports when ``out`` is given.
+
+    Parameters
+    ----------
+    cases
+        Shell patterns of case names (``benchmarks.cases``); default: all (or the quick set).
+    quick
+        The small cases, one block, short runs: a smoke test that takes < 1 minute.
+    backends
+        Array libraries xconv runs on: every method on ``"numpy"``, ``other_methods``
+        on the others (``"torch"``, ``"jax"``).
+    peers
+        Which peers to run: ``"tf"``, ``"torch"``, ``"jax"``, ``"scipy"``, ``"seed"``.
+    blocks
+        Timing blocks per case (default 3, 1 with ``quick``).
+    out
+        Folder for ``results.json``, ``results.md`` and ``results.png``.
+    blas_env
+        What the entry script did to the BLAS environment (recorded as is).
+    progress
+        Called as ``progress(done, total, label)`` before each case and at the end.
+    """
+    t_start = time.perf_counter()
+    selected = select_cases(list(cases) if cases else None, quick=quick)
+    n_blocks = blocks if blocks is not None else (1 if quick else 3)
+    timer = timing.Timer(
+        blocks=n_blocks,
+        pause=0.1 if quick else 0.2,
+        block_target_s=0.05 if quick else timing.BLOCK_TARGET_S,
+    )
+    # import the peers now, so that machine_info sees their versions and thread pools
+    modules = {"tf": "tensorflow", "torch": "torch", "jax": "jax", "scipy": "scipy.signal"}
+    for name in {modules[p] for p in [*peers, *backends] if p in modules} | {"xconv"}:
+        with contextlib.suppress(ImportError):
+            __import__(name)
+    timing.freeze_gc()
+    peak = timing.sgemm_peak_gflops(1024 if quick else 2048, 3)
+    log(f"NumPy sgemm peak: {peak:.1f} GFLOP/s")
+    results: dict[str, Any] = {
+        "machine": timing.machine_info(blas_env),
+        "sgemm_peak_gflops": peak,
+        "settings": {
+            "quick": quick,
+            "blocks": n_blocks,
+            "backends": list(backends),
+            "peers": list(peers),
+            "other_methods": list(other_methods),
+            "pause_s": timer.pause,
+            "slow_s": timing.SLOW_S,
+            "block_target_s": timer.block_target_s,
+            "max_inner": timing.MAX_INNER,
+        },
+        "cases": [],
+    }
+    for i, case in enumerate(selected):
+        if progress:
+            progress(i, len(selected), case.name)
+        t0 = time.perf_counter()
+        record = run_case(
+            case,
+            timer,
+            sgemm_peak=peak,
+            backends=backends,
+            peers=peers,
+            other_methods=other_methods,
+            log=log,
+        )
+        record["elapsed_s"] = time.perf_counter() - t0
+        results["cases"].append(record)
+    if progress:
+        progress(len(selected), len(selected), "done")
+    results["machine"]["loadavg_after"] = timing.machine_info()["loadavg"]
+    results["elapsed_s"] = time.perf_counter() - t_start
+    if out is not None:
+        write_reports(results, out, log=log)
+    return results
+
+
+# --- reports ------------------------------------------------------------------------
+
+
+def _f(v: float | None, fmt: str = ".3g", suffix: str = "") -> str:
+    return "-" if v is None else f"{v:{fmt}}{suffix}"
+
+
+def _row(case: dict[str, Any], key: str) -> dict[str, Any] | None:
+    for r in case["candidates"]:
+        if r["key"] == key and r.get("status") == "ok":
+            return r
+    return None
+
+
+def _mem(r: dict[str, Any]) -> str:
+    mem = r.get("memory")
+    if not mem:
+        return "-"
+    if mem.get("peak_bytes") is None:
+        return mem.get("skipped", "-")
+    mib = mem["peak_bytes"] / 2**20
+    return f"{mib:.1f}" + ("" if mem["how"] == "tracemalloc" else " (rss)")
+
+
+def format_summary(results: dict[str, Any]) -> str:
+    """One line per case: TF, xconv ``auto``, the best xconv method, the peers, xconv on
+    the other backends against their own library's convolution, memory of ``auto``."""
+    others = [b for b in results["settings"]["backends"] if b != "numpy"]
+    columns = [
+        "case",
+        "GFLOP",
+        "TF GFLOP/s",
+        "auto ms",
+        "auto GFLOP/s",
+        "auto x TF",
+        "target",
+        "best method x TF",
+        "torch x TF",
+        "jax x TF",
+        *(f"xconv[{b}] time / {b}" for b in others),
+        "auto temp / (in+out)",
+    ]
+    conv = [c for c in results["cases"] if c["op"] != "signal"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)] if conv else []
+    for case in conv:
+        tf = _row(case, case["baseline"])
+        auto = _row(case, "xconv[numpy] auto")
+        methods = [
+            r
+            for r in case["candidates"]
+            if r["key"].startswith("xconv[numpy]")
+            and r.get("status") == "ok"
+            and not r["key"].endswith(" auto")
+        ]
+        best = max(methods, key=lambda r: r.get("ratio") or 0.0, default=None)
+        torch = _row(case, "torch")
+        jax = _row(case, "jax")
+        target = case.get("target")
+        ratio = auto.get("ratio") if auto else None
+        mark = "" if target is None or ratio is None else (" ✓" if ratio >= target else " ✗")
+        temp = (auto or {}).get("memory", {}) or {}
+        versus = []
+        for b in others:
+            xb = _row(case, f"xconv[{b}] auto")
+            versus.append(_f(xb and xb.get("ratio_versus") and 1 / xb["ratio_versus"], ".2f"))
+        cells = [
+            case["name"],
+            f"{case['flops'] / 1e9:.3g}",
+            _f(tf and tf.get("gflops"), ".1f"),
+            _f(auto and auto["median_s"] * 1e3, ".3g"),
+            _f(auto and auto.get("gflops"), ".1f"),
+            _f(ratio, ".2f") + mark,
+            _f(target, ".2g"),
+            f"{best['key'].split()[-1]} {best['ratio']:.2f}" if best and best.get("ratio") else "-",
+            _f(torch and torch.get("ratio"), ".2f"),
+            _f(jax and jax.get("ratio"), ".2f"),
+            *versus,
+            _f(temp.get("temp_over_io"), ".2f"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    signal = [c for c in results["cases"] if c["op"] == "signal"]
+    if signal:
+        lines += [
+            "",
+            "| signal case | function | SciPy ms | xconv ms | xconv x SciPy |",
+            "|---|---|---|---|---|",
+        ]
+        for case in signal:
+            for r in case["candidates"]:
+                if r["kind"] != "xconv":
+                    continue
+                ref = _row(case, r["versus"]) if r.get("versus") else None
+                lines.append(
+                    "| "
+                    + " | ".join(
+                        [
+                            case["name"],
+                            r["key"].removeprefix("xconv"),
+                            _f(ref and ref["median_s"] * 1e3, ".1f"),
+                            _f(r.get("median_s") and r["median_s"] * 1e3, ".1f"),
+                            _f(r.get("ratio_versus"), ".2f")
+                            if r.get("status") == "ok"
+                            else r.get("status", "?"),
+                        ]
+                    )
+                    + " |"
+                )
+    return "\n".join(lines)
+
+
+def format_table(case: dict[str, Any]) -> str:
+    """Every candidate of one case."""
+    base = case["baseline"]
+    lines = [
+        f"| candidate | ms | GFLOP/s | x {base} | % sgemm peak | peak extra MiB | max rel err "
+        "| note |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in case["candidates"]:
+        if r.get("status") != "ok":
+            reason = (r.get("reason") or "").replace("|", "/")
+            if len(reason) > 90:
+                reason = reason[:87] + "..."
+            lines.append(f"| {r['key']} | {r.get('status', '?')} | | | | | | {reason} |")
+            continue
+        err = r.get("max_rel_err")
+        err_s = "-" if err is None else (err if isinstance(err, str) else f"{err:.1e}")
+        if r.get("mismatch"):
+            err_s = f"**{err_s}**"
+        note = r.get("note", "")
+        if r.get("first_call_s", 0) > timing.SLOW_S:
+            note = (note + ", " if note else "") + "slow: one call"
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    r["key"],
+                    f"{r['median_s'] * 1e3:.3g}",
+                    _f(r.get("gflops"), ".3g"),
+                    _f(r.get("ratio"), ".3g"),
+                    _f(r.get("pct_sgemm_peak"), ".3g"),
+                    _mem(r),
+                    err_s,
+                    note,
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def _blas_line(info: dict[str, Any]) -> str:
+    where = Path(info.get("filepath") or "?").parent.name
+    return (
+        f"{info.get('internal_api')} {info.get('version') or ''} kernel "
+        f"{info.get('architecture') or '?'}, {info.get('num_threads')} threads ({where})"
+    )
+
+
+def _noisy_cases(results: dict[str, Any], tolerance: float = 0.25) -> list[str]:
+    """Cases whose sgemm canary moved by more than ``tolerance`` (the machine was busy)."""
+    noisy = []
+    for c in results["cases"]:
+        a, b = c.get("canary_before_gflops"), c.get("canary_after_gflops")
+        if a and b and abs(a - b) > tolerance * max(a, b):
+            noisy.append(c["name"])
+    return noisy
+
+
+def format_markdown(results: dict[str, Any]) -> str:
+    """The whole report: machine, protocol, the summary and one table per case."""
+    m = results["machine"]
+    blas = "; ".join(_blas_line(b) for b in m["blas"] if b.get("user_api") == "blas")
+    env = m["blas_env"] or {}
+    removed = env.get("removed")
+    env_text = (
+        f"removed {removed} from the benchmark process before NumPy loaded"
+        if removed
+        else "OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE were not set"
+    )
+    if env and not env.get("effective", True):
+        env_text += " (too late: NumPy was already loaded)"
+    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+    s = results["settings"]
+    noisy = _noisy_cases(results)
+    parts = [
+        "# xconv benchmarks",
+        "",
+        f"{m['date']} · {m['cpu']} · {m['usable_cpus']} usable CPUs · load "
+        f"{_f(m['loadavg'] and m['loadavg'][0], '.2f')} → "
+        f"{_f(m.get('loadavg_after') and m['loadavg_after'][0], '.2f')} · "
+        f"NumPy sgemm peak {results['sgemm_peak_gflops']:.1f} GFLOP/s · "
+        f"run took {results['elapsed_s']:.0f} s",
+        "",
+        f"BLAS: {blas or 'unknown'}. Environment: {env_text}.",
+        f"Threads: {m['threads']}.",
+        f"Versions: {versions}.",
+        "",
+        f"Protocol: {s['blocks']} block(s), order alternating, {s['pause_s']} s pause "
+        "between libraries, median over blocks of the median inside a block; a candidate "
+        f"whose first call takes more than {s['slow_s']} s is called once (that call is "
+        "its time; memory not measured); in large cases a candidate estimated at more than "
+        f"{PROBE_LIMIT_S:g} s per call is timed on a slice and extrapolated, like the seed "
+        "loop. GFLOP/s = 2·N·out·K·C_in/g·C_out / time (direct work, also for FFT "
+        "methods); x TF > 1 is faster than TensorFlow. Peak extra memory: tracemalloc for "
+        "NumPy allocations (includes the output); '(rss)' = resident-set peak above the "
+        "level before the call (approximate). 'auto temp / (in+out)' = (peak - output) / "
+        "(input + output bytes); issue 5 asks for ≤ 2.",
+        "",
+        *(
+            [
+                f"**Noisy run**: the sgemm canary moved by more than 25% during "
+                f"{len(noisy)} of {len(results['cases'])} cases ({', '.join(noisy)}); "
+                "the machine was busy, treat those ratios with care.",
+                "",
+            ]
+            if noisy
+            else []
+        ),
+        "## Summary",
+        "",
+        format_summary(results),
+        "",
+    ]
+    for case in results["cases"]:
+        parts += [
+            f"## {case['name']}: {case['title']}",
+            "",
+            f"input {tuple(case['input_shape'])}, filters {tuple(case['filter_shape'])}, "
+            f"strides {case['strides']}, dilations {case['dilations']}, padding "
+            f"{case['padding']} → {tuple(case['output_shape'])}; "
+            f"{case['flops'] / 1e9:.3g} GFLOP; canary {case['canary_before_gflops']:.0f} → "
+            f"{case['canary_after_gflops']:.0f} GFLOP/s; {case['elapsed_s']:.0f} s",
+            "",
+            format_table(case),
+            "",
+        ]
+    return "\n".join(parts)
+
+
+def plot_ratios(results: dict[str, Any], path: Path) -> bool:
+    """Bar chart of each candidate's ratio to the baseline, per case (log scale)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    cases = [c for c in results["cases"] if c["op"] != "signal"]
+    keys: list[str] = []
+    for c in cases:
+        for r in c["candidates"]:
+            if r.get("ratio") and r["key"] not in keys and r["key"] != c["baseline"]:
+                keys.append(r["key"])
+    if not cases or not keys:
+        return False
+    # peers in fixed colours, xconv methods along a colour map, auto outlined
+    fixed = {"torch": "#ee4c2c", "jax": "#5e97f6", "seed loop": "#9e9e9e"}
+    xconv_keys = [k for k in keys if k.startswith("xconv")]
+    cmap = plt.get_cmap("viridis")
+    scipy_shades = iter(["#8c564b", "#c49c94", "#e7cb94", "#bd9e39"])
+    colors = {}
+    for k in keys:
+        if k in fixed:
+            colors[k] = fixed[k]
+        elif k.startswith("scipy"):
+            colors[k] = next(scipy_shades, "#8c564b")
+        else:
+            colors[k] = cmap(xconv_keys.index(k) / max(1, len(xconv_keys) - 1) * 0.9)
+    width = 0.85 / len(keys)
+    fig, ax = plt.subplots(figsize=(max(8.0, 1.2 * len(cases) + 3), 6.5))
+    for j, key in enumerate(keys):
+        xs, ys = [], []
+        for i, c in enumerate(cases):
+            r = _row(c, key)
+            if r and r.get("ratio"):
+                xs.append(i - 0.425 + width * (j + 0.5))
+                ys.append(r["ratio"])
+        auto = key.endswith(" auto")
+        ax.bar(
+            xs,
+            ys,
+            width,
+            label=key,
+            color=colors[key],
+            edgecolor="k" if auto else "none",
+            linewidth=0.8 if auto else 0,
+        )
+    targets = [(i, c["target"]) for i, c in enumerate(cases) if c.get("target")]
+    for n, (i, target) in enumerate(targets):
+        ax.hlines(
+            target,
+            i - 0.45,
+            i + 0.45,
+            colors="crimson",
+            linestyles="--",
+            lw=1.2,
+            label="target for auto (issue 5)" if n == 0 else None,
+        )
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(cases)), [c["name"] for c in cases], rotation=35, ha="right")
+    ax.set_ylabel("speed / TensorFlow (log scale; line = TensorFlow, above is faster)")
+    m = results["machine"]
+    ax.set_title(
+        f"xconv and peers vs TensorFlow, float32 · {m['cpu']} · "
+        f"{m['usable_cpus']} CPUs · {m['date'][:10]}",
+        fontsize=10,
+    )
+    ax.legend(fontsize=7, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def write_reports(
+    results: dict[str, Any],
+    out: str | Path,
+    *,
+    prefix: str = "results",
+    log: Callable[[str], None] = print,
+) -> list[Path]:
+    """Write ``{prefix}.json``, ``{prefix}.md`` and (with matplotlib) ``{prefix}.png``."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{prefix}.json", folder / f"{prefix}.md"]
+    paths[0].write_text(json.dumps(results, indent=1, default=str) + "\n")
+    paths[1].write_text(format_markdown(results) + "\n")
+    png = folder / f"{prefix}.png"
+    if plot_ratios(results, png):
+        paths.append(png)
+    else:
+        log("matplotlib is not installed (or nothing to plot): no PNG chart written")
+    for p in paths:
+        log(f"wrote {p}")
+    return paths
+
+
+def median_ratio(results: dict[str, Any], key: str = "xconv[numpy] auto") -> float | None:
+    """Median over cases of one candidate's ratio to the baseline."""
+    ratios = [
+        r["ratio"]
+        for c in results["cases"]
+        for r in c["candidates"]
+        if r["key"] == key and r.get("ratio")
+    ]
+    return statistics.median(ratios) if ratios else None

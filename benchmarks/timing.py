@@ -1,0 +1,304 @@
+"""The timing protocol, memory measurement and machine description.
+
+Protocol (issue 5): these machines are noisy and OpenBLAS's threads spin for 0.1-0.2 s
+after each GEMM, slowing whatever runs next. So: every candidate is set up outside the
+timed call (inputs converted, JAX functions compiled) and run once untimed; then the
+candidates are timed in ``blocks``, the order alternating between blocks (forward,
+reversed, ...), with a pause whenever the library changes; inside a block a candidate
+runs ``inner`` times back to back; a block's value is the median of those; the
+reported time is the median over blocks. A small NumPy sgemm "canary" is measured
+before and after every case, and NumPy's own sgemm peak once per run, so that the
+throughput of each case can be put in proportion to what the machine's BLAS gives.
+
+Memory: for candidates whose allocations NumPy reports to :mod:`tracemalloc` (xconv on
+NumPy, SciPy, the seed loop), the peak of traced bytes during one call; for everything
+else, the peak resident-set size above the level before the call, sampled every
+millisecond from ``/proc/self/statm`` (approximate: allocators keep freed memory). Both
+include the output array.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "SLOW_S",
+    "Timer",
+    "canary_gflops",
+    "machine_info",
+    "measure_memory",
+    "sgemm_peak_gflops",
+]
+
+#: A candidate whose first call takes longer than this is not called again: that call's
+#: time is its only sample (and its memory is not measured).
+SLOW_S = 2.5
+#: Aimed-at time of one candidate's run inside a block (sets ``inner``).
+BLOCK_TARGET_S = 0.25
+#: Most calls of one candidate per block.
+MAX_INNER = 5
+
+
+def _sgemm_gflops(n: int, repeat: int) -> float:
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    a @ b
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def sgemm_peak_gflops(n: int = 2048, repeat: int = 5) -> float:
+    """NumPy's float32 matmul throughput on ``n x n`` matrices (best of ``repeat``)."""
+    return _sgemm_gflops(n, repeat)
+
+
+def canary_gflops(n: int = 384, repeat: int = 5) -> float:
+    """A small sgemm, measured before and after each case: it shows the machine's state."""
+    return _sgemm_gflops(n, repeat)
+
+
+# --- memory -------------------------------------------------------------------------
+
+
+def _rss_bytes() -> int | None:
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def freeze_gc() -> None:
+    """Move every object alive now out of the collector's view (after importing the
+    peers: TensorFlow's object graph makes each full collection take a second)."""
+    gc.collect()
+    gc.freeze()
+
+
+def _trim_heap() -> None:
+    """Give freed heap memory back to the OS (glibc), so that the RSS baseline is low."""
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+@contextlib.contextmanager
+def _rss_peak(interval: float = 0.001) -> Iterator[dict[str, int | None]]:
+    """Sample the resident set size in a thread; yields a dict filled in on exit."""
+    result: dict[str, int | None] = {"baseline": _rss_bytes(), "peak": None}
+    if result["baseline"] is None:
+        yield result
+        return
+    peak = [result["baseline"]]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            value = _rss_bytes() or 0
+            if value > peak[0]:
+                peak[0] = value
+            stop.wait(interval)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield result
+    finally:
+        stop.set()
+        thread.join()
+        result["peak"] = max(peak[0], _rss_bytes() or 0)
+
+
+def measure_memory(run: Callable[[], Any], how: str) -> dict[str, Any]:
+    """Peak extra bytes of one call of ``run``; ``how`` is "tracemalloc" or "rss"."""
+    _trim_heap()
+    record: dict[str, Any] = {"how": how}
+    if how == "tracemalloc":
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        try:
+            out = run()
+            record["peak_bytes"] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        del out
+        return record
+    with _rss_peak() as rss:
+        out = run()
+    del out
+    if rss["peak"] is None or rss["baseline"] is None:
+        record["peak_bytes"] = None
+    else:
+        record["peak_bytes"] = rss["peak"] - rss["baseline"]
+    return record
+
+
+# --- timing -------------------------------------------------------------------------
+
+
+@dataclass
+class Timed:
+    """What :class:`Timer` needs of a candidate: a call and the library it runs in."""
+
+    key: str
+    library: str
+    run: Callable[[], Any]
+    first_call_s: float
+    inner: int = 1
+    blocks: list[list[float]] = field(default_factory=list)
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(statistics.median(b) for b in self.blocks)
+
+
+class Timer:
+    """Times candidates in alternating blocks with pauses between libraries."""
+
+    def __init__(
+        self,
+        blocks: int = 3,
+        pause: float = 0.2,
+        short_pause: float = 0.02,
+        block_target_s: float = BLOCK_TARGET_S,
+    ) -> None:
+        self.n_blocks = blocks
+        self.block_target_s = block_target_s
+        self.pause = pause
+        self.short_pause = short_pause
+        self._last_library: str | None = None
+
+    def rest(self, library: str) -> None:
+        """Sleep long when switching library (OpenBLAS threads spin), briefly otherwise."""
+        time.sleep(self.pause if library != self._last_library else self.short_pause)
+        self._last_library = library
+
+    def first_call(self, run: Callable[[], Any], library: str) -> tuple[Any, float]:
+        """The untimed warm-up call (compilation, caches); returns its result and time."""
+        self.rest(library)
+        t0 = time.perf_counter()
+        out = run()
+        return out, time.perf_counter() - t0
+
+    def time_all(self, timed: Sequence[Timed]) -> None:
+        """Fill ``blocks`` of every candidate; slow ones run once (their first block)."""
+        for t in timed:
+            t.inner = max(1, min(MAX_INNER, round(self.block_target_s / max(t.first_call_s, 1e-9))))
+        for b in range(self.n_blocks):
+            order = list(timed) if b % 2 == 0 else list(reversed(timed))
+            for t in order:
+                if t.first_call_s > SLOW_S:  # its untimed first call is its only sample
+                    if not t.blocks:
+                        t.blocks.append([t.first_call_s])
+                    continue
+                self.rest(t.library)
+                times = []
+                gc_was_enabled = gc.isenabled()
+                gc.disable()  # as timeit does
+                try:
+                    for _ in range(t.inner):
+                        t0 = time.perf_counter()
+                        t.run()
+                        times.append(time.perf_counter() - t0)
+                finally:
+                    if gc_was_enabled:
+                        gc.enable()
+                t.blocks.append(times)
+
+
+# --- machine ------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas_info() -> list[dict[str, Any]]:
+    """threadpoolctl's view of the BLAS/OpenMP libraries loaded now (kernel, threads)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return [{"error": "threadpoolctl is not installed"}]
+    keys = (
+        "user_api",
+        "internal_api",
+        "prefix",
+        "version",
+        "architecture",
+        "num_threads",
+        "threading_layer",
+        "filepath",
+    )
+    return [{k: d.get(k) for k in keys if k in d} for d in threadpool_info()]
+
+
+def library_versions() -> dict[str, str | None]:
+    """Versions of the libraries that are imported now (nothing is imported here)."""
+    names = (
+        "numpy",
+        "xconv",
+        "scipy",
+        "tensorflow",
+        "torch",
+        "jax",
+        "jaxlib",
+        "threadpoolctl",
+        "matplotlib",
+        "array_api_compat",
+    )
+    return {n: getattr(sys.modules[n], "__version__", "?") for n in names if n in sys.modules}
+
+
+def machine_info(blas_env: dict[str, Any] | None = None) -> dict[str, Any]:
+    """CPU, cores, load, BLAS kernel and threads, library versions, date (UTC)."""
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = os.cpu_count()
+    threads: dict[str, Any] = {}
+    if "torch" in sys.modules:
+        threads["torch"] = sys.modules["torch"].get_num_threads()
+    if "tensorflow" in sys.modules:
+        tf = sys.modules["tensorflow"]
+        threads["tensorflow_intra_op"] = tf.config.threading.get_intra_op_parallelism_threads()
+        threads["tensorflow_onednn"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)")
+    return {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cpu": cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": affinity,
+        "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": library_versions(),
+        "blas": blas_info(),
+        "blas_env": blas_env or {},
+        "threads": threads,
+    }

@@ -1,0 +1,202 @@
+"""xconv's sessions. `nox` runs the CPU set; `nox -R -s NAME` reuses an env, skipping installs."""
+
+# Every dependency comes from pyproject.toml (the `test` extra and [dependency-groups]);
+# only how PyTorch's CPU build is found depends on the machine, and lives here.
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2024.10.9"
+# pip + virtualenv: pip honours the machine's pip.conf (find-links, constraints),
+# which is how the local CPU build of torch is found. uv would not see it.
+nox.options.default_venv_backend = "virtualenv"
+nox.options.error_on_missing_interpreters = True
+
+DIR = Path(__file__).parent.resolve()
+PYPROJECT = nox.project.load_toml(DIR / "pyproject.toml")
+
+#: CPU array backends; each gets a ``tests-<backend>`` session.
+BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "dask")
+#: What ``nox`` with no ``-s`` runs: the README's test command.
+nox.options.sessions = [*(f"tests-{b}" for b in BACKENDS), "oracle", "lint"]
+
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def group(name: str) -> tuple[str, ...]:
+    """Requirements of one ``[dependency-groups]`` table of pyproject.toml."""
+    return nox.project.dependency_groups(PYPROJECT, name)
+
+
+def pip_find_links() -> list[str]:
+    """Local folders pip searches for wheels (``PIP_FIND_LINKS`` and pip's config files)."""
+    links = os.environ.get("PIP_FIND_LINKS", "").split()
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+    except OSError:
+        out = ""
+    for line in out.splitlines():
+        key, _, value = line.partition("=")
+        if key.endswith(".find-links"):
+            links += value.strip().strip("'\"").split()
+    return list(dict.fromkeys(link.removeprefix("file://") for link in links))
+
+
+def torch_cpu_install_args() -> list[str]:
+    """pip arguments that install a CPU-only torch, never a multi-GB CUDA build.
+
+    ``XCONV_TORCH_SPEC`` (a requirement) and ``XCONV_TORCH_INDEX`` (an index URL,
+    empty for pip's default) override the choice. Otherwise: a ``torch-*+cpu``
+    wheel for this Python in a ``PIP_FIND_LINKS`` folder is pinned exactly (pip
+    takes it from disk); failing that, PyTorch's CPU index is used.
+    """
+    spec = os.environ.get("XCONV_TORCH_SPEC")
+    index = os.environ.get("XCONV_TORCH_INDEX")
+    if spec is None:
+        tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
+        pattern = re.compile(rf"torch-([0-9][^-]*)\+cpu-{tag}-{tag}-.*\.whl$")
+        versions = [
+            m.group(1)
+            for folder in pip_find_links()
+            if Path(folder).is_dir()
+            for f in Path(folder).iterdir()
+            if (m := pattern.match(f.name))
+        ]
+        if versions:
+            spec = f"torch=={max(versions, key=lambda v: tuple(map(int, v.split('.'))))}"
+            index = "" if index is None else index
+        else:
+            spec = "torch"
+    if index is None:
+        index = TORCH_CPU_INDEX
+    return [spec, *group("torch"), *(["--index-url", index] if index else [])]
+
+
+def install_torch_cpu(session: nox.Session) -> None:
+    """Install CPU torch on its own, before anything else can pull a CUDA build."""
+    session.install(*torch_cpu_install_args())
+
+
+def show_versions(session: nox.Session, *modules: str) -> None:
+    """Fail early (not by skipping every test) if a backend does not import."""
+    code = (
+        "import importlib, sys\n"
+        "for name in sys.argv[1:]:\n"
+        "    m = importlib.import_module(name)\n"
+        "    print(name, getattr(m, '__version__', '?'), 'from', m.__file__)\n"
+    )
+    session.run("python", "-c", code, *modules, silent=False)
+
+
+def run_tests(session: nox.Session, backends: str, *args: str, **env: str) -> None:
+    """pytest ``args`` (default: testpaths), or the command line's, on ``backends``.
+
+    The package is installed editable, so ``nox -R`` (no reinstall) tests the current code.
+    """
+    session.run(
+        "pytest",
+        *(session.posargs or (*args, "--durations=10")),
+        env={"XCONV_TEST_BACKENDS": backends, **env},
+    )
+
+
+def make_tests_session(backend: str) -> None:
+    module = {"array_api_strict": "array_api_strict", "dask": "dask.array"}.get(backend, backend)
+
+    @nox.session(name=f"tests-{backend}")
+    def tests(session: nox.Session) -> None:
+        if backend == "torch":
+            install_torch_cpu(session)
+        session.install("-e", ".[test]", *group("test"), *group(backend))
+        show_versions(session, "xconv", module)
+        if backend == "numpy":  # the numpydoc Examples run here too
+            run_tests(session, backend, "--doctest-modules", "src/xconv", "tests")
+        else:
+            run_tests(session, backend)
+
+    tests.__doc__ = (
+        f"Run the test suite on the {backend} backend (XCONV_TEST_BACKENDS={backend})"
+        + (", plus the docstring examples." if backend == "numpy" else ".")
+    )
+
+
+for _backend in BACKENDS:
+    make_tests_session(_backend)
+
+
+@nox.session(default=False)
+def tests_gpu(session: nox.Session) -> None:
+    """Run the tests on CuPy and CUDA torch (needs an NVIDIA GPU; not run by default)."""
+    session.install("-e", ".[test]", *group("test"), *group("gpu"))
+    session.run(
+        "python",
+        "-c",
+        "import cupy, torch; print('cupy', cupy.__version__, cupy.cuda.runtime.getDeviceCount(), "
+        "'device(s)'); print('torch', torch.__version__, 'cuda', torch.cuda.is_available()); "
+        "assert torch.cuda.is_available()",
+    )
+    run_tests(session, os.environ.get("XCONV_TEST_BACKENDS", "cupy,torch_cuda"))
+
+
+@nox.session
+def oracle(session: nox.Session) -> None:
+    """Compare xconv with TensorFlow (tensorflow-cpu) and PyTorch, plus the reference tests."""
+    install_torch_cpu(session)
+    session.install("-e", ".[test]", *group("oracle"))
+    show_versions(session, "xconv", "numpy", "torch", "tensorflow")
+    run_tests(
+        session,
+        "numpy,torch",
+        "tests/test_oracle.py",
+        "tests/test_reference.py",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        TF_ENABLE_ONEDNN_OPTS="0",
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Run ruff (lint and format check) on everything and mypy on src/xconv."""
+    session.install(".", *group("lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy", *session.posargs)
+
+
+@nox.session(default=False)
+def demo(session: nox.Session) -> None:
+    """Install xconv and run ``python -m xconv demo`` (NumPy, plus any backends installed)."""
+    session.install(".")
+    session.run("python", "-m", "xconv", "demo", *session.posargs)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmark xconv against TF, torch, JAX and SciPy; write benchmarks/results/.
+
+    With no arguments: the full suite, then the crossover and scaling sweeps (about 12
+    minutes on 2 cores). Arguments go to benchmarks/run.py alone, e.g.
+    ``nox -s bench -- --quick`` (a smoke run) or ``-- --cases 'conv3x3-*'``.
+    """
+    install_torch_cpu(session)
+    session.install("-e", ".", *group("bench"))
+    show_versions(session, "xconv", "numpy", "scipy", "tensorflow", "torch", "jax")
+    session.run("python", "benchmarks/run.py", *session.posargs)
+    if not session.posargs:
+        session.run("python", "benchmarks/crossover.py")
+
+
+if __name__ == "__main__":
+    nox.main()

@@ -1,0 +1,264 @@
+"""The shift method: a multiply-accumulate of shifted input slices, no patch buffer.
+
+``method="shift"`` loops over the kernel offsets (never over pixels, batch or groups).
+For each offset it takes the slice of the padded input that the offset sees under
+every output position and adds its product with that offset's filter slice to the
+output:
+
+- depthwise filters (``C / groups == 1``): an elementwise multiply-add, broadcasting
+  the ``(C, multiplier)`` filter slice over the pixels;
+- other filters: a ``matmul`` of the slice ``(pixels, C)`` with the ``(C/g, O/g)``
+  filter slice (batched over the groups), accumulated.
+
+With unit strides the padded input is seen as one long 1-d signal
+``(N * prod(S), C)`` (the *flattened padded grid*): every offset is then a single
+contiguous slice, shifted by ``sum(offset * dilation * row_stride)``, so each step is
+one dense product. Positions that straddle a row or image edge are computed and
+cropped at the end; the waste is ``prod(S) / prod(out) - 1`` (a few percent for
+usual image sizes), so the grid is used only while the waste is small.
+
+On NumPy, CuPy and torch the output is preallocated and processed in cache-sized
+tiles of consecutive output rows, every offset accumulating into the tile while it
+is in cache (:func:`~xconv._backend.multiply_into`,
+:func:`~xconv._backend.matmul_into`); JAX, Dask and array-api-strict add out of place.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from .. import _backend
+from .._spec import ConvSpec
+from .._typing import Array, Namespace
+from ._tiling import itemsize_of, plan, tiles, valid_output_sizes
+
+__all__ = ["FLAT_WASTE", "MATMUL_TILE_BYTES", "TILE_BYTES", "run", "workspace_bytes"]
+
+#: Output bytes per tile of the elementwise (depthwise) products on libraries that
+#: accumulate in place: the tile and its scratch stay in L2 for every offset.
+TILE_BYTES = 2 * 2**20
+#: Output bytes per tile of the matmul products: larger, since each tile costs one
+#: multithreaded BLAS call per offset (thread wake-ups dominate small calls).
+MATMUL_TILE_BYTES = 16 * 2**20
+#: Largest fraction of wasted positions the flattened padded grid may add.
+FLAT_WASTE = 0.25
+
+
+def workspace_bytes(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], spec: ConvSpec, itemsize: int
+) -> int:
+    """Bytes of one output-sized temporary (the out-of-place products).
+
+    Parameters
+    ----------
+    x_shape, w_shape : tuple of int
+        Padded canonical input ``(N, *S, C)`` and filter ``(*k, C/g, O)`` shapes.
+    spec : ConvSpec
+        The convolution (strides, dilations, groups).
+    itemsize : int
+        Bytes per element of the compute dtype.
+
+    Returns
+    -------
+    int
+        ``N * prod(out) * O * itemsize``: libraries without in-place writes hold one
+        product of that size besides the output (in-place ones hold only a tile).
+    """
+    out = valid_output_sizes(x_shape[1:-1], w_shape[: spec.rank], spec.strides, spec.dilations)
+    return x_shape[0] * math.prod(out) * w_shape[-1] * itemsize
+
+
+def _flat_grid(x_shape: tuple[int, ...], out: tuple[int, ...], spec: ConvSpec) -> bool:
+    """Whether to use the flattened padded grid (unit strides, small waste)."""
+    if any(s != 1 for s in spec.strides):
+        return False
+    return math.prod(x_shape[1:-1]) <= (1 + FLAT_WASTE) * math.prod(out)
+
+
+def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
+    """VALID convolution of padded canonical ``x (N, *S, C)`` with ``w (*k, C/g, O)``.
+
+    Parameters
+    ----------
+    x : array
+        Padded channels-last input ``(N, *S, C)``; never modified.
+    w : array
+        Filters ``(*k, C / groups, O)`` of ``x``'s dtype; never modified.
+    spec : ConvSpec
+        Strides, dilations and groups (padding is already applied).
+    xp : namespace
+        ``x``'s namespace.
+
+    Returns
+    -------
+    array
+        ``(N, *out, O)`` in ``x``'s dtype, on ``x``'s device.
+    """
+    rank, groups = spec.rank, spec.groups
+    k_sizes = tuple(w.shape[:rank])
+    sizes = tuple(x.shape[1:-1])
+    n, c, cg, o = x.shape[0], x.shape[-1], w.shape[-2], w.shape[-1]
+    out = valid_output_sizes(sizes, k_sizes, spec.strides, spec.dilations)
+    if n == 0 or o == 0 or 0 in out:
+        return _backend.zero_size((n, *out, o), x.dtype, xp=xp, device=_backend.device(x))
+    kk = math.prod(k_sizes)
+    offsets = [
+        tuple(q * d for q, d in zip(off, spec.dilations))
+        for off in itertools.product(*(range(k) for k in k_sizes))
+    ]
+    taps = _filter_taps(w, kk, groups, xp=xp)
+    depthwise = cg == 1
+
+    flat = _flat_grid(tuple(x.shape), out, spec)
+    if flat:
+        # One long signal: offsets become 1-d shifts; positions past the last valid
+        # output of the last image are never computed (they would read past the end).
+        row_strides = [math.prod(sizes[i + 1 :]) for i in range(rank)]
+        total = n * math.prod(sizes)
+        last = (n - 1) * math.prod(sizes) + sum(
+            (m - 1) * r for m, r in zip(out, row_strides)
+        )
+        grid: tuple[int, ...] = (last + 1,)
+        xin = xp.reshape(x, (total, c))
+        shifts: list[tuple[int, ...]] = [
+            (sum(q * r for q, r in zip(off, row_strides)),) for off in offsets
+        ]
+        steps: tuple[int, ...] = (1,)
+    else:
+        grid = (n, *out)
+        total = math.prod(grid)
+        xin = x
+        shifts = offsets
+        steps = spec.strides
+
+    if _backend.supports_inplace(xp, x, w):
+        y = _accumulate_tiles(xin, taps, shifts, grid, steps, total, o, depthwise, groups, xp=xp)
+    else:
+        y = _accumulate_whole(xin, taps, shifts, grid, steps, o, depthwise, groups, xp=xp)
+        if flat and y.shape[0] < total:
+            pad = xp.zeros((total - y.shape[0], o), dtype=y.dtype, device=_backend.device(x))
+            y = xp.concat([y, pad], axis=0)
+    if not flat:
+        return xp.reshape(y, (n, *out, o))
+    y = xp.reshape(y, (n, *sizes, o))
+    crop = (slice(None), *(slice(0, m) for m in out), slice(None))
+    return y[crop]
+
+
+def _filter_taps(w: Array, kk: int, groups: int, *, xp: Namespace) -> list[Array]:
+    """The filter slice of each kernel offset, shaped for its product.
+
+    Depthwise: ``(C,)`` (multiplier 1) or ``(C, M)``; one group: ``(C, O)``; several
+    groups: ``(g, C/g, O/g)``.
+    """
+    cg, o = w.shape[-2], w.shape[-1]
+    og = o // groups
+    if cg == 1:
+        wt = xp.reshape(w, (kk, groups) if og == 1 else (kk, groups, og))
+    elif groups == 1:
+        wt = xp.reshape(w, (kk, cg, o))
+    else:
+        wt = xp.permute_dims(xp.reshape(w, (kk, cg, groups, og)), (0, 2, 1, 3))
+    return [wt[j, ...] for j in range(kk)]
+
+
+def _slab(
+    x: Array,
+    box: tuple[tuple[int, int], ...],
+    shift: tuple[int, ...],
+    steps: tuple[int, ...],
+) -> Array:
+    """The input one kernel offset sees under the output ``box``: ``(*box_shape, C)``.
+
+    ``box`` has one ``(lo, hi)`` per axis of ``x`` but the last (channels); the first
+    axis is not shifted when ``x`` is ``(N, *S, C)`` (``len(shift) == len(box) - 1``).
+    """
+    lead = len(box) - len(shift)
+    index = [slice(lo, hi) for lo, hi in box[:lead]]
+    for (lo, hi), q, s in zip(box[lead:], shift, steps):
+        index.append(slice(lo * s + q, (hi - 1) * s + q + 1, s))
+    index.append(slice(None))
+    return x[tuple(index)]
+
+
+def _accumulate_tiles(
+    x: Array,
+    taps: list[Array],
+    shifts: list[tuple[int, ...]],
+    grid: tuple[int, ...],
+    steps: tuple[int, ...],
+    total: int,
+    o: int,
+    depthwise: bool,
+    groups: int,
+    *,
+    xp: Namespace,
+) -> Array:
+    """Accumulate every offset into a preallocated ``(total, O)`` output, tile by tile.
+
+    Rows ``[0, prod(grid))`` are computed; any rows after them (the flattened grid's
+    tail, cropped later) are left as allocated.
+    """
+    dev = _backend.device(x)
+    c = x.shape[-1]
+    og = o // groups
+    itemsize = itemsize_of(xp, x.dtype)
+    axis, step = plan(grid, o * itemsize, TILE_BYTES if depthwise else MATMUL_TILE_BYTES)
+    rows = step * math.prod(grid[axis + 1 :])
+    y = xp.empty((total, o), dtype=x.dtype, device=dev)
+    scratch = xp.empty((rows * o,), dtype=x.dtype, device=dev)
+    for tile in tiles(grid, axis, step):
+        box = tile.box(grid)
+        lead = tuple(hi - lo for lo, hi in box)
+        m = tile.rows
+        dest = y[tile.row : tile.row + m, ...]  # contiguous rows of the output
+        if depthwise:
+            shape = (*lead, groups) if og == 1 else (*lead, groups, og)
+            dest = xp.reshape(dest, shape)
+        elif groups > 1:
+            dest = xp.permute_dims(xp.reshape(dest, (m, groups, og)), (1, 0, 2))
+        for j, (tap, shift) in enumerate(zip(taps, shifts)):
+            xs = _slab(x, box, shift, steps)
+            if depthwise:
+                if og > 1:
+                    xs = xp.expand_dims(xs, axis=-1)
+                _backend.multiply_into(xs, tap, dest, xp=xp, accumulate=j > 0, scratch=scratch)
+                continue
+            xs = xp.reshape(xs, (m, c))
+            if groups > 1:
+                xs = xp.permute_dims(xp.reshape(xs, (m, groups, c // groups)), (1, 0, 2))
+            _backend.matmul_into(xs, tap, dest, xp=xp, accumulate=j > 0, scratch=scratch)
+    return y
+
+
+def _accumulate_whole(
+    x: Array,
+    taps: list[Array],
+    shifts: list[tuple[int, ...]],
+    grid: tuple[int, ...],
+    steps: tuple[int, ...],
+    o: int,
+    depthwise: bool,
+    groups: int,
+    *,
+    xp: Namespace,
+) -> Array:
+    """Sum every offset's product out of place (standard operations): ``(prod(grid), O)``."""
+    c = x.shape[-1]
+    m = math.prod(grid)
+    box = tuple((0, g) for g in grid)
+    acc = None
+    for tap, shift in zip(taps, shifts):
+        xs = _slab(x, box, shift, steps)
+        if depthwise:
+            if tap.ndim == 2:
+                xs = xp.expand_dims(xs, axis=-1)
+            term = xp.reshape(xs * tap, (m, o))
+        elif groups == 1:
+            term = xp.matmul(xp.reshape(xs, (m, c)), tap)
+        else:
+            lhs = xp.permute_dims(xp.reshape(xs, (m, groups, c // groups)), (1, 0, 2))
+            term = xp.reshape(xp.permute_dims(xp.matmul(lhs, tap), (1, 0, 2)), (m, o))
+        acc = term if acc is None else acc + term
+    return acc

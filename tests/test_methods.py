@@ -1,0 +1,326 @@
+"""Every algorithm (``method=``) on every backend against the naive reference.
+
+``METHODS_UNDER_TEST`` lists the methods compared; it holds "einsum", "gemm" and
+"shift", plus every other algorithm registered in ``xconv._algorithms.ALGORITHMS``
+at import time ("winograd", "fft", ... as they land), so a new method is tested by
+registering it. A method whose ``applies`` hook refuses a case must raise
+``ValueError("method=... does not apply: ...")`` for it, and the methods that apply to
+everything (einsum, gemm, shift) must never refuse.
+
+The cases cover ranks 1-3 (and 4 through ``convolution``), strides, dilations, both
+together, groups, depthwise with and without a multiplier, pointwise kernels, few and
+single channels, explicit and FULL padding, empty batches and outputs, channels-first
+layouts, every dtype (integers exactly), tiny tile sizes (many tiles, every tile axis)
+and memory budgets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from types import ModuleType
+from typing import Any
+
+import array_api_compat
+import numpy as np
+import pytest
+
+import xconv
+from _helpers import (
+    FLOAT_DTYPES,
+    INT_DTYPES,
+    Case,
+    assert_close,
+    backend_dtype,
+    make,
+    make_inputs,
+    to_numpy,
+)
+from xconv._algorithms import ALGORITHMS, gemm, shift
+from xconv._spec import conv_spec
+
+#: Methods compared with the reference. Append a name here (or register it in
+#: ``ALGORITHMS``) to test it; "native" has its own tests.
+METHODS_UNDER_TEST: list[str] = ["einsum", "gemm", "shift"] + [
+    name for name in ALGORITHMS if name not in ("einsum", "gemm", "shift", "native")
+]
+#: Methods that run every case (never raise "does not apply").
+UNIVERSAL = ("einsum", "gemm", "shift")
+
+RANKS = [1, 2, 3]
+
+
+def geometry(rank: int, **kw: Any) -> Case:
+    """A small case of ``rank``; keywords override the defaults."""
+    base: dict[str, Any] = {
+        "n": 2,
+        "in_sizes": {1: (11,), 2: (8, 7), 3: (5, 6, 4), 4: (4, 3, 4, 3)}[rank],
+        "c": 4,
+        "k": (3, 3, 2, 2)[:rank],
+        "cg": 4,
+        "o": 5,
+        "strides": (1,) * rank,
+        "dilations": (1,) * rank,
+        "padding": "VALID",
+    }
+    base.update(kw)
+    per_dim = ("k", "strides", "dilations")
+    for key in per_dim:
+        if isinstance(base[key], int):
+            base[key] = (base[key],) * rank
+    return Case(**base)
+
+
+#: name -> Case keywords (ints are per-dimension uniform).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "valid": {},
+    "same": {"padding": "SAME"},
+    "full": {"padding": "FULL", "k": 2},
+    "strided": {"strides": 2, "padding": "SAME"},
+    "dilated": {"dilations": 2, "padding": "SAME"},
+    "strided-dilated": {"strides": 2, "dilations": 2, "padding": "SAME"},
+    "stride3-valid": {"strides": 3},
+    "groups": {"c": 6, "cg": 2, "o": 9, "padding": "SAME"},
+    "groups-strided": {"c": 6, "cg": 3, "o": 4, "strides": 2, "dilations": 2, "padding": "SAME"},
+    "depthwise": {"c": 4, "cg": 1, "o": 4, "padding": "SAME"},
+    "depthwise-multiplier": {"c": 3, "cg": 1, "o": 6, "strides": 2, "padding": "SAME"},
+    "single-channel": {"c": 1, "cg": 1, "o": 1, "padding": "SAME"},
+    "few-channel": {"c": 1, "cg": 1, "o": 5, "strides": 2},
+    "pointwise": {"k": 1},
+    "pointwise-groups": {"k": 1, "c": 4, "cg": 2, "o": 6},
+    "pointwise-strided": {"k": 1, "strides": 2},
+    "pointwise-padded": {"k": 1, "padding": "explicit"},
+    "explicit-pads": {"padding": "explicit", "dilations": 2},
+    "kernel-too-big": {"k": 12},
+    "empty-batch": {"n": 0, "padding": "SAME"},
+    "channels-first": {"channels_first": True, "padding": "SAME", "strides": 2},
+}
+
+
+def variant(rank: int, name: str) -> Case:
+    kw = dict(VARIANTS[name])
+    if kw.get("padding") == "explicit":
+        kw["padding"] = tuple((i % 2, (i + 1) % 3) for i in range(rank))
+    return geometry(rank, **kw)
+
+
+def reason(method: str, case: Case, xp: ModuleType, dtype: Any) -> str | None:
+    """Why ``method`` refuses ``case`` (its ``applies`` hook), or None."""
+    spec = conv_spec(
+        case.x_shape if not case.channels_first else (case.n, case.c, *case.in_sizes),
+        case.w_shape,
+        strides=case.strides,
+        padding=case.padding,
+        dilations=case.dilations,
+        data_format=case.data_format() or None,
+    )
+    return ALGORITHMS[method].reason_not_applicable(spec, case.w_shape, dtype, xp)
+
+
+def run_method(
+    xp: ModuleType,
+    device: Any,
+    rng: np.random.Generator,
+    case: Case,
+    method: str,
+    *,
+    dtype: str = "float64",
+    **options: Any,
+) -> Any:
+    """Run ``case`` with ``method`` and compare with the reference.
+
+    Returns the result, or None when the method (rightly) refused the case. Also checks
+    that the inputs are left unchanged.
+    """
+    xdt = backend_dtype(xp, dtype)
+    if xdt is None:
+        pytest.skip(f"{xp.__name__} has no {dtype}")
+    x_np, w_np = make_inputs(rng, case, dtype)
+    x = make(xp, case.to_layout(x_np), device, dtype=xdt)
+    w = make(xp, w_np, device, dtype=xdt)
+    before = to_numpy(x), to_numpy(w)
+    kwargs: dict[str, Any] = {
+        "strides": case.strides,
+        "padding": [list(p) for p in case.padding] if not isinstance(case.padding, str) else case.padding,
+        "dilations": case.dilations,
+        "data_format": case.data_format() or None,
+        "method": method,
+        **options,
+    }
+    why = reason(method, case, xp, xdt)
+    if why is not None:
+        assert method not in UNIVERSAL, f"{method} refused a case: {why}"
+        with pytest.raises(ValueError, match=f"method='{method}' does not apply"):
+            xconv.convolution(x, w, **kwargs)
+        return None
+    out = xconv.convolution(x, w, **kwargs)
+    expected = case.reference(x_np, w_np)
+    assert_close(xp, out, expected, dtype=xdt, device=array_api_compat.device(x))
+    np.testing.assert_array_equal(to_numpy(x), before[0], err_msg="input was modified")
+    np.testing.assert_array_equal(to_numpy(w), before[1], err_msg="filters were modified")
+    return out
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("rank", RANKS)
+@pytest.mark.parametrize("method", METHODS_UNDER_TEST)
+def test_method_matches_reference(
+    xp: ModuleType, device: Any, rng: np.random.Generator, method: str, rank: int, name: str
+) -> None:
+    run_method(xp, device, rng, variant(rank, name), method)
+
+
+@pytest.mark.parametrize("method", METHODS_UNDER_TEST)
+def test_rank4(xp: ModuleType, device: Any, rng: np.random.Generator, method: str) -> None:
+    """Ranks beyond 3 are the same code (only ``convolution`` names them)."""
+    case = geometry(4, c=4, cg=2, o=4, strides=(1, 2, 1, 1), padding="SAME")
+    run_method(xp, device, rng, case, method)
+
+
+@pytest.mark.parametrize("dtype", [*FLOAT_DTYPES, *INT_DTYPES])
+@pytest.mark.parametrize(
+    "name", ["same", "groups", "depthwise-multiplier", "pointwise-groups", "strided"]
+)
+@pytest.mark.parametrize("method", METHODS_UNDER_TEST)
+def test_method_dtypes(
+    xp: ModuleType, device: Any, rng: np.random.Generator, method: str, name: str, dtype: str
+) -> None:
+    """Every dtype; integers exactly (the reference works in int64)."""
+    run_method(xp, device, rng, variant(2, name), method, dtype=dtype)
+
+
+def test_integer_wraparound(xp: ModuleType, device: Any, rng: np.random.Generator) -> None:
+    """int8 sums wrap like NumPy's (modulo 2**8), for every method that applies."""
+    if backend_dtype(xp, "int8") is None:
+        pytest.skip(f"{xp.__name__} has no int8")
+    case = geometry(2, c=3, cg=3, o=2, padding="SAME")
+    x_np = np.full(case.x_shape, 100, dtype=np.int8)
+    w_np = np.full(case.w_shape, 3, dtype=np.int8)
+    expected = case.reference(x_np, w_np).astype(np.int64).astype(np.int8)
+    x, w = make(xp, x_np, device), make(xp, w_np, device)
+    for method in METHODS_UNDER_TEST:
+        if reason(method, case, xp, x.dtype) is not None:
+            continue
+        out = xconv.convolution(x, w, padding="SAME", method=method)
+        np.testing.assert_array_equal(to_numpy(out), expected, err_msg=method)
+
+
+TILE_SIZES = {"tiny": 1, "small": 600, "medium": 5000}
+
+
+@pytest.mark.parametrize("tile", list(TILE_SIZES))
+@pytest.mark.parametrize("name", ["same", "strided-dilated", "groups", "depthwise-multiplier", "few-channel"])
+@pytest.mark.parametrize("rank", RANKS)
+def test_tiles(
+    xp: ModuleType,
+    device: Any,
+    rng: np.random.Generator,
+    monkeypatch: pytest.MonkeyPatch,
+    rank: int,
+    name: str,
+    tile: str,
+) -> None:
+    """Tiny tile targets give many tiles along every axis: still exact."""
+    size = TILE_SIZES[tile]
+    monkeypatch.setattr(gemm, "PATCH_BYTES", size)
+    monkeypatch.setattr(gemm, "MAX_PATCH_BYTES", size)
+    monkeypatch.setattr(shift, "TILE_BYTES", size)
+    case = dataclasses.replace(variant(rank, name), n=3)
+    for method in ("gemm", "shift"):
+        run_method(xp, device, rng, case, method)
+
+
+@pytest.mark.parametrize("method", METHODS_UNDER_TEST)
+def test_memory_budget(xp: ModuleType, device: Any, rng: np.random.Generator, method: str) -> None:
+    """A budget far below the temporaries: the core chunks batch and rows."""
+    case = geometry(2, n=3, in_sizes=(13, 9), c=3, cg=3, o=4, padding="SAME", strides=(1, 2))
+    run_method(xp, device, rng, case, method, memory_budget=2048)
+
+
+@pytest.mark.parametrize("method", ["gemm", "shift"])
+def test_flat_grid_waste(
+    xp: ModuleType, device: Any, rng: np.random.Generator, method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shift's flattened padded grid on and off (FLAT_WASTE) gives the same result."""
+    case = geometry(2, in_sizes=(12, 10), c=2, cg=1, o=4, k=(3, 2), padding="SAME")
+    for waste in (0.0, 10.0):
+        monkeypatch.setattr(shift, "FLAT_WASTE", waste)
+        run_method(xp, device, rng, case, method)
+
+
+def test_noncontiguous_numpy(rng: np.random.Generator) -> None:
+    """Strided, read-only NumPy views as input and filters."""
+    x_big = rng.standard_normal((2, 16, 14, 6))
+    w_big = rng.standard_normal((3, 3, 6, 8))
+    x = x_big[:, ::2, ::2, ::2]
+    w = np.transpose(np.transpose(w_big, (3, 2, 1, 0)).copy(), (3, 2, 1, 0))[:, :, ::2, ::2]
+    x.flags.writeable = False
+    case = geometry(2, in_sizes=(8, 7), c=3, cg=3, o=4, padding="SAME")
+    expected = case.reference(np.array(x), np.array(w))
+    for method in METHODS_UNDER_TEST:
+        if reason(method, case, np, x.dtype) is not None:
+            continue
+        out = xconv.convolution(x, w, padding="SAME", method=method)
+        np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12, err_msg=method)
+
+
+def test_explicit_requests_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A method whose ``applies`` hook refuses a case raises a ValueError with the reason."""
+    refusing = dataclasses.replace(
+        ALGORITHMS["gemm"], applies=lambda spec, w_shape, dtype, xp: f"not for {w_shape}"
+    )
+    monkeypatch.setitem(ALGORITHMS, "gemm", refusing)
+    x, w = np.ones((1, 5, 5, 2)), np.ones((3, 3, 2, 1))
+    with pytest.raises(ValueError, match=r"method='gemm' does not apply: not for \(3, 3, 2, 1\)"):
+        xconv.conv2d(x, w, 1, "SAME", method="gemm")
+    # "auto" never asks a refusing method, and the others still run.
+    np.testing.assert_allclose(xconv.conv2d(x, w, 1, "VALID", method="shift"), 18.0)
+
+
+@pytest.mark.skipif("winograd" not in ALGORITHMS, reason="winograd not registered")
+@pytest.mark.parametrize(
+    "kw", [{"strides": 2}, {"k": 5}], ids=["stride2", "5x5"]
+)
+def test_winograd_refuses(kw: dict[str, Any]) -> None:
+    """Winograd is for 3x3 stride-1 kernels: other cases are a clear ValueError."""
+    case = geometry(2, in_sizes=(9, 9), padding="SAME", **kw)
+    x, w = np.ones(case.x_shape), np.ones(case.w_shape)
+    with pytest.raises(ValueError, match="method='winograd' does not apply"):
+        xconv.convolution(x, w, strides=case.strides, padding="SAME", method="winograd")
+
+
+@pytest.mark.parametrize("method", ["gemm", "shift"])
+def test_torch_autograd(rng: np.random.Generator, method: str) -> None:
+    """Tensors that require grad take the out-of-place path; gradients are right."""
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((2, 7, 6, 4))
+    w = rng.standard_normal((3, 3, 2, 6))  # two groups
+    args: dict[str, Any] = {"strides": 1, "padding": "SAME", "dilations": 1}
+    dy = rng.standard_normal(xconv.conv2d(x, w, **args).shape)
+    grads = []
+    for m in (method, "native"):
+        xt = torch.tensor(x, requires_grad=True)
+        wt = torch.tensor(w, requires_grad=True)
+        (xconv.conv2d(xt, wt, **args, method=m) * torch.tensor(dy)).sum().backward()
+        grads.append((xt.grad.numpy(), wt.grad.numpy()))
+    for got, want in zip(grads[0], grads[1], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["gemm", "shift"])
+def test_jax_jit_and_grad(rng: np.random.Generator, method: str) -> None:
+    """The methods trace under ``jax.jit`` and differentiate with ``jax.grad``."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+    x = jnp.asarray(rng.standard_normal((2, 9, 8, 3)))
+    w = jnp.asarray(rng.standard_normal((3, 3, 1, 6)))  # depthwise, multiplier 2
+
+    def f(a: Any, b: Any, m: str) -> Any:
+        return jnp.sum(xconv.conv2d(a, b, 1, "SAME", method=m) ** 2)
+
+    got = jax.jit(lambda a, b: f(a, b, method))(x, w)
+    want = f(x, w, "native")
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-10)
+    g_got = jax.grad(lambda b: f(x, b, method))(w)
+    g_want = jax.grad(lambda b: f(x, b, "native"))(w)
+    np.testing.assert_allclose(np.asarray(g_got), np.asarray(g_want), rtol=1e-10, atol=1e-10)
