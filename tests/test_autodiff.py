@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import BACKENDS, Backend
 
 import xconv
+from conftest import BACKENDS, Backend
 
 ARGS: dict[str, Any] = {"strides": 2, "padding": "SAME", "dilations": 2}
 
@@ -63,7 +63,8 @@ def test_torch_gradcheck(torch: Any, rng: np.random.Generator) -> None:
     assert torch.autograd.gradcheck(f, (x, w))
     y = torch.tensor(rng.standard_normal((1, 3, 3, 2)), requires_grad=True)
     assert torch.autograd.gradcheck(
-        lambda a, b: xconv.conv2d_transpose(a, b, [1, 6, 6, 2], 2, "SAME"), (y, w[..., :2].detach().requires_grad_())
+        lambda a, b: xconv.conv2d_transpose(a, b, [1, 6, 6, 2], 2, "SAME"),
+        (y, w[..., :2].detach().requires_grad_()),
     )
 
 
@@ -83,7 +84,9 @@ def test_jax_grad_equals_backprop(jax: Any, rng: np.random.Generator) -> None:
     "func",
     [
         lambda a, b: xconv.conv2d(a, b, 2, "SAME", dilations=2, padding_mode="circular"),
-        lambda a, b: xconv.conv2d_backprop_filter(a, [3, 3, 2, 6], xconv.conv2d(a, b, 1, "VALID"), 1, "VALID"),
+        lambda a, b: xconv.conv2d_backprop_filter(
+            a, [3, 3, 2, 6], xconv.conv2d(a, b, 1, "VALID"), 1, "VALID"
+        ),
         lambda a, b: xconv.conv2d_transpose(xconv.conv2d(a, b, 2, "SAME"), b, a.shape, 2, "SAME"),
     ],
     ids=["conv2d", "backprop_filter", "transpose"],

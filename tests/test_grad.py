@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+import xconv
 from _helpers import Case, assert_close, make, make_inputs, to_numpy
 from _reference import reference_conv, same_pads
 from _reference_grad import reference_filter_grad, reference_input_grad
-
-import xconv
 
 CASES = [
     Case(2, (7,), 3, (3,), 3, 4, (2,), (1,), "SAME"),
@@ -23,7 +23,11 @@ CASES = [
     Case(1, (4, 4, 5), 2, (2, 2, 2), 2, 2, (2, 2, 2), (1, 1, 1), "VALID", channels_first=True),
     Case(1, (5, 4), 1, (3, 3), 1, 1, (1, 1), (1, 1), "FULL"),
 ]
-FIXED_RANK_TRANSPOSE = {1: xconv.conv1d_transpose, 2: xconv.conv2d_transpose, 3: xconv.conv3d_transpose}
+FIXED_RANK_TRANSPOSE = {
+    1: xconv.conv1d_transpose,
+    2: xconv.conv2d_transpose,
+    3: xconv.conv3d_transpose,
+}
 
 
 def _case_arrays(rng: np.random.Generator, case: Case) -> tuple[Any, Any, Any, Any, Any]:
@@ -87,7 +91,9 @@ def test_depthwise_grads(xp: ModuleType, rng: np.random.Generator, channels_firs
     fmt = case.data_format()
     sizes = _shape_in_layout(case, x.shape)
     dyb = make(xp, case.to_layout(dy))
-    gi = xconv.depthwise_conv2d_backprop_input(sizes, make(xp, dw_filter), dyb, (2, 1), "SAME", fmt, (1, 2))
+    gi = xconv.depthwise_conv2d_backprop_input(
+        sizes, make(xp, dw_filter), dyb, (2, 1), "SAME", fmt, (1, 2)
+    )
     assert_close(xp, gi, case.to_layout(dx), dtype=xp.float64)
     gf = xconv.depthwise_conv2d_backprop_filter(
         make(xp, case.to_layout(x)), (3, 3, 3, 2), dyb, (2, 1), "SAME", fmt, (1, 2)
@@ -149,17 +155,44 @@ def test_inconsistent_output_shape_lists_possible_sizes() -> None:
 )
 def test_grad_option_errors(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        xconv.conv2d_transpose(np.ones((1, 4, 4, 2)), np.ones((3, 3, 5, 2)), [1, 8, 8, 5], 2, **kwargs)
+        xconv.conv2d_transpose(
+            np.ones((1, 4, 4, 2)), np.ones((3, 3, 5, 2)), [1, 8, 8, 5], 2, **kwargs
+        )
 
 
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: xconv.conv2d_backprop_input([1, 8, 8], np.ones((3, 3, 2, 2)), np.ones((1, 8, 8, 2)), 1, "SAME"), "input_sizes"),
-        (lambda: xconv.conv2d_backprop_input([1, 8, 8, 2], np.ones((3, 3, 2, 2)), np.ones((1, 7, 8, 2)), 1, "SAME"), "out_backprop"),
-        (lambda: xconv.conv2d_backprop_filter(np.ones((1, 8, 8, 2)), [3, 3, -2, 2], np.ones((1, 8, 8, 2)), 1, "SAME"), "filter_sizes"),
-        (lambda: xconv.conv2d_backprop_filter(np.ones((1, 8, 8, 2)), [3, 3, 2, 2], np.ones((1, 8, 8, 3)), 1, "SAME"), "out_backprop"),
-        (lambda: xconv.depthwise_conv2d_backprop_input([1, 8, 8, 3], np.ones((3, 3, 2, 2)), np.ones((1, 8, 8, 4)), 1, "SAME"), "filter"),
+        (
+            lambda: xconv.conv2d_backprop_input(
+                [1, 8, 8], np.ones((3, 3, 2, 2)), np.ones((1, 8, 8, 2)), 1, "SAME"
+            ),
+            "input_sizes",
+        ),
+        (
+            lambda: xconv.conv2d_backprop_input(
+                [1, 8, 8, 2], np.ones((3, 3, 2, 2)), np.ones((1, 7, 8, 2)), 1, "SAME"
+            ),
+            "out_backprop",
+        ),
+        (
+            lambda: xconv.conv2d_backprop_filter(
+                np.ones((1, 8, 8, 2)), [3, 3, -2, 2], np.ones((1, 8, 8, 2)), 1, "SAME"
+            ),
+            "filter_sizes",
+        ),
+        (
+            lambda: xconv.conv2d_backprop_filter(
+                np.ones((1, 8, 8, 2)), [3, 3, 2, 2], np.ones((1, 8, 8, 3)), 1, "SAME"
+            ),
+            "out_backprop",
+        ),
+        (
+            lambda: xconv.depthwise_conv2d_backprop_input(
+                [1, 8, 8, 3], np.ones((3, 3, 2, 2)), np.ones((1, 8, 8, 4)), 1, "SAME"
+            ),
+            "filter",
+        ),
     ],
 )
 def test_grad_shape_errors(call: Any, match: str) -> None:

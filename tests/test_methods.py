@@ -140,7 +140,9 @@ def run_method(
     before = to_numpy(x), to_numpy(w)
     kwargs: dict[str, Any] = {
         "strides": case.strides,
-        "padding": [list(p) for p in case.padding] if not isinstance(case.padding, str) else case.padding,
+        "padding": [list(p) for p in case.padding]
+        if not isinstance(case.padding, str)
+        else case.padding,
         "dilations": case.dilations,
         "data_format": case.data_format() or None,
         "method": method,
@@ -208,7 +210,9 @@ TILE_SIZES = {"tiny": 1, "small": 600, "medium": 5000}
 
 
 @pytest.mark.parametrize("tile", list(TILE_SIZES))
-@pytest.mark.parametrize("name", ["same", "strided-dilated", "groups", "depthwise-multiplier", "few-channel"])
+@pytest.mark.parametrize(
+    "name", ["same", "strided-dilated", "groups", "depthwise-multiplier", "few-channel"]
+)
 @pytest.mark.parametrize("rank", RANKS)
 def test_tiles(
     xp: ModuleType,
@@ -238,7 +242,11 @@ def test_memory_budget(xp: ModuleType, device: Any, rng: np.random.Generator, me
 
 @pytest.mark.parametrize("method", ["gemm", "shift"])
 def test_flat_grid_waste(
-    xp: ModuleType, device: Any, rng: np.random.Generator, method: str, monkeypatch: pytest.MonkeyPatch
+    xp: ModuleType,
+    device: Any,
+    rng: np.random.Generator,
+    method: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Shift's flattened padded grid on and off (FLAT_WASTE) gives the same result."""
     case = geometry(2, in_sizes=(12, 10), c=2, cg=1, o=4, k=(3, 2), padding="SAME")
@@ -277,9 +285,7 @@ def test_explicit_requests_checked(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.skipif("winograd" not in ALGORITHMS, reason="winograd not registered")
-@pytest.mark.parametrize(
-    "kw", [{"strides": 2}, {"k": 5}], ids=["stride2", "5x5"]
-)
+@pytest.mark.parametrize("kw", [{"strides": 2}, {"k": 5}], ids=["stride2", "5x5"])
 def test_winograd_refuses(kw: dict[str, Any]) -> None:
     """Winograd is for 3x3 stride-1 kernels: other cases are a clear ValueError."""
     case = geometry(2, in_sizes=(9, 9), padding="SAME", **kw)

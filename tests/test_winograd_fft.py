@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -30,6 +31,7 @@ import xconv
 from _helpers import Case, assert_close, backend_dtype, make, make_inputs, random_array, to_numpy
 from xconv import _backend
 from xconv._algorithms import fft, winograd
+from xconv._typing import Method
 
 
 def case(rank: int, **kw: Any) -> Case:
@@ -57,7 +59,7 @@ def run(
     device: Any,
     rng: np.random.Generator,
     c: Case,
-    method: str,
+    method: Method,
     *,
     dtype: str = "float64",
     rtol: float | None = None,
@@ -113,7 +115,7 @@ def test_winograd_refuses(kw: dict[str, Any], match: str) -> None:
 
 @pytest.mark.parametrize("method", ["winograd", "fft"])
 @pytest.mark.parametrize("dtype", ["int8", "int32", "int64", "uint8"])
-def test_integers_refused(xp: ModuleType, device: Any, method: str, dtype: str) -> None:
+def test_integers_refused(xp: ModuleType, device: Any, method: Method, dtype: str) -> None:
     """Integer convolutions must be exact: neither transform method takes them."""
     xdt = backend_dtype(xp, dtype)
     if xdt is None:
@@ -242,7 +244,7 @@ def test_winograd_float16_native(xp: ModuleType, device: Any, rng: np.random.Gen
     ("dtype", "rtol"), [("float32", 2e-5), ("complex64", 2e-5), ("float64", 1e-12)]
 )
 def test_accuracy_many_channels(
-    rng: np.random.Generator, method: str, dtype: str, rtol: float
+    rng: np.random.Generator, method: Method, dtype: str, rtol: float
 ) -> None:
     """64 input channels, values of both signs: error relative to max|ref| (numpy)."""
     c = case(2, n=1, in_sizes=(20, 18), c=64, cg=64, o=8)
@@ -290,7 +292,7 @@ def test_long_input_uses_blocks() -> None:
 
 
 @pytest.fixture
-def blocked(monkeypatch: pytest.MonkeyPatch) -> None:
+def blocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Make blocks pay off even on small inputs, so every backend runs that path."""
     monkeypatch.setattr(fft, "BLOCK_GAIN", 100.0)
     monkeypatch.setattr(fft, "BLOCK_OVERHEAD", 0.0)
@@ -411,7 +413,7 @@ def test_fft_without_scipy(monkeypatch: pytest.MonkeyPatch, rng: np.random.Gener
 
 @pytest.mark.parametrize("method", ["winograd", "fft"])
 def test_memory_budget_chunks(
-    xp: ModuleType, device: Any, rng: np.random.Generator, method: str
+    xp: ModuleType, device: Any, rng: np.random.Generator, method: Method
 ) -> None:
     """A budget far below the workspace: the core splits batch, then rows."""
     c = case(2, n=3, in_sizes=(17, 12), c=3, cg=3, o=2)
@@ -433,7 +435,7 @@ def test_workspace_estimates(method: str) -> None:
 
 
 @pytest.mark.parametrize("method", ["winograd", "fft"])
-def test_jax_jit(rng: np.random.Generator, method: str) -> None:
+def test_jax_jit(rng: np.random.Generator, method: Method) -> None:
     """Both methods trace under ``jax.jit`` (shapes are static Python ints)."""
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)

@@ -73,9 +73,10 @@ def demo(size: int = 32, channels: int = 8, filters: int = 16, repeat: int = 3) 
         agree = err <= 1e-4 * max(1.0, float(np.max(np.abs(expected))))
         ok &= agree
         rows.append((f"xconv[{name}]", device, t, t_loop / t, f"max |diff| {err:.1e}"))
-    _table(["backend", "device", "time", "speed-up", "check"], [
-        [r[0], r[1], f"{r[2] * 1e3:.2f} ms", f"{r[3]:.3g}x", r[4]] for r in rows
-    ])
+    _table(
+        ["backend", "device", "time", "speed-up", "check"],
+        [[r[0], r[1], f"{r[2] * 1e3:.2f} ms", f"{r[3]:.3g}x", r[4]] for r in rows],
+    )
     print("\nall backends agree with the loop" if ok else "\nMISMATCH: see the table above")
     return 0 if ok else 1
 
@@ -83,7 +84,7 @@ def demo(size: int = 32, channels: int = 8, filters: int = 16, repeat: int = 3) 
 def info() -> int:
     """Print versions, backends and devices."""
     print(f"xconv {__version__}, Python {platform.python_version()} ({sys.platform})")
-    found = {}
+    found: dict[str, list[str]] = {}
     for name, device, _ in _backend.available_backends():
         found.setdefault(name, []).append(device)
     rows = [

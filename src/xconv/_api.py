@@ -92,7 +92,7 @@ def _doc(func: _F) -> _F:
     return func
 
 
-def _options(options: dict[str, Any], *, forward: bool) -> tuple[str, dict[str, Any]]:
+def _options(options: ConvOptions, *, forward: bool) -> tuple[str, dict[str, Any]]:
     """Check the keyword-only extras; return ``padding_mode`` and the core's options."""
     unknown = set(options) - set(ConvOptions.__annotations__)
     if unknown:
@@ -119,7 +119,7 @@ def _forward(
     padding: Any,
     data_format: str | None,
     dilations: Any,
-    options: dict[str, Any],
+    options: ConvOptions,
     *,
     rank: int | None = None,
     stride_name: str = "strides",
@@ -154,8 +154,7 @@ def _sizes(value: Any, *, name: str, rank: int) -> tuple[int, ...]:
     sizes = as_int_tuple(value, name=name)
     if len(sizes) != rank + 2 or any(v < 0 for v in sizes):
         raise ValueError(
-            f"{name} must be {rank + 2} non-negative sizes in data_format order, got "
-            f"{list(sizes)}"
+            f"{name} must be {rank + 2} non-negative sizes in data_format order, got {list(sizes)}"
         )
     return sizes
 
@@ -168,7 +167,7 @@ def _input_grad(
     padding: Any,
     data_format: str | None,
     dilations: Any,
-    options: dict[str, Any],
+    options: ConvOptions,
     *,
     rank: int | None = None,
     names: tuple[str, str, str] = ("input_sizes", "filters", "out_backprop"),
@@ -215,7 +214,7 @@ def _filter_grad(
     padding: Any,
     data_format: str | None,
     dilations: Any,
-    options: dict[str, Any],
+    options: ConvOptions,
     *,
     rank: int | None = None,
 ) -> Array:
@@ -362,7 +361,15 @@ def conv1d(
     array([ 3.,  9., 15., 13.])
     """
     return _forward(
-        input, filters, stride, padding, data_format, dilations, options, rank=1, stride_name="stride"
+        input,
+        filters,
+        stride,
+        padding,
+        data_format,
+        dilations,
+        options,
+        rank=1,
+        stride_name="stride",
     )
 
 
@@ -488,7 +495,15 @@ def depthwise_conv2d(
     c_in = _channels(tuple(input.shape), data_format, "input")
     grouped = _depthwise_filter(filter, c_in, data_format, "filter")
     return _forward(
-        input, grouped, strides, padding, data_format, dilations, options, rank=2, filters_name="filter"
+        input,
+        grouped,
+        strides,
+        padding,
+        data_format,
+        dilations,
+        options,
+        rank=2,
+        filters_name="filter",
     )
 
 
@@ -547,7 +562,7 @@ def separable_conv2d(
         padding,
         data_format,
         dilations,
-        dict(options),
+        options,
         rank=2,
         filters_name="depthwise_filter",
     )
@@ -847,7 +862,15 @@ def conv2d_backprop_input(
            [1., 2., 3., 2., 1.]])
     """
     return _input_grad(
-        input_sizes, filters, out_backprop, strides, padding, data_format, dilations, options, rank=2
+        input_sizes,
+        filters,
+        out_backprop,
+        strides,
+        padding,
+        data_format,
+        dilations,
+        options,
+        rank=2,
     )
 
 
@@ -974,7 +997,9 @@ def depthwise_conv2d_backprop_input(
     """
     _backend.namespace(filter=filter, out_backprop=out_backprop)
     sizes = _sizes(input_sizes, name="input_sizes", rank=2)
-    grouped = _depthwise_filter(filter, _channels(sizes, data_format, "input_sizes"), data_format, "filter")
+    grouped = _depthwise_filter(
+        filter, _channels(sizes, data_format, "input_sizes"), data_format, "filter"
+    )
     return _input_grad(
         sizes,
         grouped,

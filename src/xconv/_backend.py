@@ -113,7 +113,9 @@ def namespace(**arrays: Any) -> Namespace:
     try:
         return compat.array_namespace(*arrays.values())
     except TypeError:
-        kinds = ", ".join(f"{n}: {type(v).__module__}.{type(v).__qualname__}" for n, v in arrays.items())
+        kinds = ", ".join(
+            f"{n}: {type(v).__module__}.{type(v).__qualname__}" for n, v in arrays.items()
+        )
         raise TypeError(
             f"{' and '.join(arrays)} must be arrays of the same library; got {kinds}"
         ) from None
@@ -195,9 +197,7 @@ def _strided_view(
         return cupy.lib.stride_tricks.as_strided(x, shape=shape, strides=view_strides)
     import numpy
 
-    return numpy.lib.stride_tricks.as_strided(
-        x, shape=shape, strides=view_strides, writeable=False
-    )
+    return numpy.lib.stride_tricks.as_strided(x, shape=shape, strides=view_strides, writeable=False)
 
 
 def contract(windows: Array, w: Array, groups: int, *, xp: Namespace) -> Array:
@@ -547,11 +547,11 @@ def available_backends() -> list[tuple[str, str, Callable[[Any], Array]]]:
                 continue
             found.append((name, "cuda:0", mod.asarray))
         elif name == "dask":
-            found.append((name, "cpu", lambda a, da=mod: da.from_array(a, chunks=-1)))
+            found.append((name, "cpu", functools.partial(mod.from_array, chunks=-1)))
         elif name == "torch":
             found.append((name, "cpu", mod.from_numpy))
             if mod.cuda.is_available():
-                found.append((name, "cuda", lambda a, t=mod: t.from_numpy(a).to("cuda")))
+                found.append((name, "cuda", functools.partial(_torch_to_cuda, mod)))
         elif name == "jax":
             mod.config.update("jax_enable_x64", True)
             jnp = importlib.import_module("jax.numpy")
@@ -560,6 +560,10 @@ def available_backends() -> list[tuple[str, str, Callable[[Any], Array]]]:
         else:
             found.append((name, "cpu", mod.asarray))
     return found
+
+
+def _torch_to_cuda(torch: Any, a: Any) -> Array:
+    return torch.from_numpy(a).to("cuda")
 
 
 def version_of(name: str) -> str:

@@ -16,6 +16,7 @@ Only standard ``xp`` operations are used here; library-specific work is in
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from . import _backend
@@ -70,13 +71,52 @@ def compute_dtype(xp: Namespace, dtype: Any, precision: str | None) -> Any:
     Integer dtypes the library cannot contract in compute in a wider integer of the
     same library (exact modulo 2**bits, see :func:`xconv._backend.contraction_dtype`).
     """
-    if (
-        precision != "native"
-        and xp.isdtype(dtype, "real floating")
-        and xp.finfo(dtype).bits < 32
-    ):
+    if precision != "native" and xp.isdtype(dtype, "real floating") and xp.finfo(dtype).bits < 32:
         return xp.float32
     return _backend.contraction_dtype(xp, dtype)
+
+
+#: ``auto`` thresholds, from ``benchmarks/crossover.py`` on 2 cores (NumPy float32):
+#: per-group contractions this small (C/g * O/g) use the shift method ...
+AUTO_SHIFT_MAX_CONTRACTION = 4
+#: ... and switch to FFT from this many kernel taps (5x5 = 25: shift wins; 15x15 = 225:
+#: FFT wins by 4x; the crossover is near 7x7 to 9x9).
+AUTO_FFT_MIN_TAPS = 64
+
+
+def choose_method(
+    xp: Namespace, spec: ConvSpec, dtype: Any, w_shape: tuple[int, ...] | None
+) -> str:
+    """The method ``auto`` runs for this case (see ``docs/decisions.md``).
+
+    - torch and JAX arrays: the library's own convolution (``native``) where it has one
+      for the case: it is what those users would call, and it keeps autograd and
+      ``jax.jit`` graphs small;
+    - depthwise and single-channel convolutions (a per-group contraction of at most
+      :data:`AUTO_SHIFT_MAX_CONTRACTION` multiply-adds): ``fft`` for large kernels at
+      stride 1 on floating data, else ``shift``;
+    - everything else: ``gemm`` (chunked patch matrix, one matmul per chunk).
+
+    Integer data never goes to FFT, so integer results stay exact.
+    """
+    if _backend.library(xp) in ("torch", "jax") and not _backend.native_unsupported(
+        xp, spec.rank, dtype
+    ):
+        return "native"
+    if w_shape is None:
+        return "gemm"
+    taps = math.prod(w_shape[: spec.rank])
+    contraction = w_shape[-2] * (w_shape[-1] // spec.groups)
+    if contraction <= AUTO_SHIFT_MAX_CONTRACTION:
+        fft = ALGORITHMS["fft"]
+        if (
+            taps >= AUTO_FFT_MIN_TAPS
+            and all(s == 1 for s in spec.strides)
+            and fft.reason_not_applicable(spec, w_shape, dtype, xp) is None
+        ):
+            return "fft"
+        return "shift"
+    return "gemm"
 
 
 def select_algorithm(
@@ -92,7 +132,7 @@ def select_algorithm(
     (filters of shape ``w_shape``) raises ``ValueError`` with that reason.
     """
     if method == "auto":
-        return ALGORITHMS["einsum"]
+        return ALGORITHMS[choose_method(xp, spec, dtype, w_shape)]
     if method == "native":
         reason = _backend.native_unsupported(xp, spec.rank, dtype)
         if reason:
@@ -170,9 +210,17 @@ def _chunked(
     A chunk of output rows ``[r0, r1)`` along the first spatial axis reads input rows
     ``[r0 * s, (r1 - 1) * s + (k - 1) * d + 1)`` of the padded input.
     """
+    n = x.shape[0]
+    out = tuple(
+        output_size(size, k, s, d, 0, 0)
+        for size, k, s, d in zip(
+            x.shape[1:-1], w.shape[:-2], spec.strides, spec.dilations, strict=True
+        )
+    )
+    if n == 0 or 0 in out or w.shape[-1] == 0:  # nothing to compute: no algorithm runs
+        return xp.zeros((n, *out, w.shape[-1]), dtype=x.dtype, device=_backend.device(x))
     itemsize = _itemsize(xp, x.dtype)
     need = algorithm.workspace_bytes(tuple(x.shape), tuple(w.shape), spec, itemsize)
-    n = x.shape[0]
     if need <= budget or need == 0:
         return algorithm(x, w, spec, xp=xp)
     if n > 1:
@@ -188,7 +236,9 @@ def _chunked(
         return algorithm(x, w, spec, xp=xp)
     per_chunk = max(1, rows * budget // need)
     parts = [
-        algorithm(x[:, r * s : (min(r + per_chunk, rows) - 1) * s + (k - 1) * d + 1, ...], w, spec, xp=xp)
+        algorithm(
+            x[:, r * s : (min(r + per_chunk, rows) - 1) * s + (k - 1) * d + 1, ...], w, spec, xp=xp
+        )
         for r in range(0, rows, per_chunk)
     ]
     return xp.concat(parts, axis=1)
@@ -200,7 +250,6 @@ def _itemsize(xp: Namespace, dtype: Any) -> int:
     if xp.isdtype(dtype, "real floating"):
         return xp.finfo(dtype).bits // 8
     return int(xp.iinfo(dtype).bits) // 8
-
 
 
 def conv_input_grad(

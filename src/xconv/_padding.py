@@ -81,10 +81,13 @@ def resolve_pads(
             return ((0, 0),) * rank
         if mode == "SAME":
             return tuple(
-                same_pads(n, k, s, d) for n, k, s, d in zip(in_sizes, k_sizes, strides, dilations, strict=True)
+                same_pads(n, k, s, d)
+                for n, k, s, d in zip(in_sizes, k_sizes, strides, dilations, strict=True)
             )
         if mode == "FULL":
-            return tuple(((k - 1) * d, (k - 1) * d) for k, d in zip(k_sizes, dilations, strict=True))
+            return tuple(
+                ((k - 1) * d, (k - 1) * d) for k, d in zip(k_sizes, dilations, strict=True)
+            )
         raise ValueError(
             f"{name} must be one of 'SAME', 'VALID', 'FULL' (any case), an int or a sequence "
             f"of (lo, hi) pairs, got {padding!r}"
@@ -159,7 +162,9 @@ def pad_canonical(x: Array, pads: Pads, mode: str, *, xp: Namespace) -> Array:
             continue
         if mode == "zeros":
             zeros = [
-                xp.zeros((*x.shape[:axis], w, *x.shape[axis + 1 :]), dtype=x.dtype, device=device(x))
+                xp.zeros(
+                    (*x.shape[:axis], w, *x.shape[axis + 1 :]), dtype=x.dtype, device=device(x)
+                )
                 for w in (lo, hi)
             ]
             x = xp.concat([z for z in (zeros[0], x, zeros[1]) if z.shape[axis]], axis=axis)

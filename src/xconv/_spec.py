@@ -189,14 +189,21 @@ class ConvSpec:
 
     def dilated_sizes(self, in_sizes: Sequence[int]) -> tuple[int, ...]:
         """Spatial sizes after input (lhs) dilation."""
-        return tuple((n - 1) * d + 1 if n else 0 for n, d in zip(in_sizes, self.lhs_dilations, strict=True))
+        return tuple(
+            (n - 1) * d + 1 if n else 0 for n, d in zip(in_sizes, self.lhs_dilations, strict=True)
+        )
 
     def output_sizes(self, in_sizes: Sequence[int], k_sizes: Sequence[int]) -> tuple[int, ...]:
         """Spatial output sizes for the given (un-dilated) input and kernel sizes."""
         return tuple(
             output_size(n, k, s, d, lo, hi)
             for n, k, s, d, (lo, hi) in zip(
-                self.dilated_sizes(in_sizes), k_sizes, self.strides, self.dilations, self.pads, strict=True
+                self.dilated_sizes(in_sizes),
+                k_sizes,
+                self.strides,
+                self.dilations,
+                self.pads,
+                strict=True,
             )
         )
 

@@ -105,4 +105,6 @@ def tiles(grid: Sequence[int], axis: int, step: int) -> Iterator[Tile]:
             base = base * n + p
         for start in range(0, size, step):
             stop = min(start + step, size)
-            yield Tile(prefix, axis, start, stop, (base * size + start) * inner, (stop - start) * inner)
+            yield Tile(
+                prefix, axis, start, stop, (base * size + start) * inner, (stop - start) * inner
+            )

@@ -317,7 +317,8 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
         crop[2 + 2 * d] = slice(e - 1, e - 1 + b)
     joined = tuple(count * b for (_, count), b in zip(plans, kept, strict=True))
     y = xp.reshape(y[tuple(crop)], (n, *joined, o))
-    y = y[(slice(None), *(slice(0, f, st) for f, st in zip(full, spec.strides, strict=True)))]
+    strided = (slice(0, f, st) for f, st in zip(full, spec.strides, strict=True))
+    y = y[(slice(None), *strided, slice(None))]
     if y.dtype != dtype:
         y = xp.astype(y, dtype)
     return y

@@ -195,6 +195,4 @@ def _tile_windows(
     for (lo, hi), k, s, d in zip(box[1:], k_sizes, spec.strides, spec.dilations):
         index.append(slice(lo * s, (hi - 1) * s + (k - 1) * d + 1))
     index.append(slice(None))
-    return _backend.sliding_windows(
-        x[tuple(index)], k_sizes, spec.strides, spec.dilations, xp=xp
-    )
+    return _backend.sliding_windows(x[tuple(index)], k_sizes, spec.strides, spec.dilations, xp=xp)

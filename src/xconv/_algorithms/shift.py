@@ -6,7 +6,8 @@ every output position and adds its product with that offset's filter slice to th
 output:
 
 - depthwise filters (``C / groups == 1``): an elementwise multiply-add, broadcasting
-  the ``(C, multiplier)`` filter slice over the pixels;
+  the filter slice over the pixels (with a channel multiplier ``M <= C`` the output is
+  accumulated as ``(M, C)``, so the loops run along the channels, and reordered once);
 - other filters: a ``matmul`` of the slice ``(pixels, C)`` with the ``(C/g, O/g)``
   filter slice (batched over the groups), accumulated.
 
@@ -37,7 +38,7 @@ __all__ = ["FLAT_WASTE", "MATMUL_TILE_BYTES", "TILE_BYTES", "run", "workspace_by
 
 #: Output bytes per tile of the elementwise (depthwise) products on libraries that
 #: accumulate in place: the tile and its scratch stay in L2 for every offset.
-TILE_BYTES = 2 * 2**20
+TILE_BYTES = 1 * 2**20
 #: Output bytes per tile of the matmul products: larger, since each tile costs one
 #: multithreaded BLAS call per offset (thread wake-ups dominate small calls).
 MATMUL_TILE_BYTES = 16 * 2**20
@@ -107,8 +108,8 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
         tuple(q * d for q, d in zip(off, spec.dilations))
         for off in itertools.product(*(range(k) for k in k_sizes))
     ]
-    taps = _filter_taps(w, kk, groups, xp=xp)
-    depthwise = cg == 1
+    kind = _kind(cg, o // groups, groups)
+    taps = _filter_taps(w, kk, groups, kind, xp=xp)
 
     flat = _flat_grid(tuple(x.shape), out, spec)
     if flat:
@@ -116,9 +117,7 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
         # output of the last image are never computed (they would read past the end).
         row_strides = [math.prod(sizes[i + 1 :]) for i in range(rank)]
         total = n * math.prod(sizes)
-        last = (n - 1) * math.prod(sizes) + sum(
-            (m - 1) * r for m, r in zip(out, row_strides)
-        )
+        last = (n - 1) * math.prod(sizes) + sum((m - 1) * r for m, r in zip(out, row_strides))
         grid: tuple[int, ...] = (last + 1,)
         xin = xp.reshape(x, (total, c))
         shifts: list[tuple[int, ...]] = [
@@ -133,12 +132,15 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
         steps = spec.strides
 
     if _backend.supports_inplace(xp, x, w):
-        y = _accumulate_tiles(xin, taps, shifts, grid, steps, total, o, depthwise, groups, xp=xp)
+        y = _accumulate_tiles(xin, taps, shifts, grid, steps, total, o, kind, groups, xp=xp)
     else:
-        y = _accumulate_whole(xin, taps, shifts, grid, steps, o, depthwise, groups, xp=xp)
+        y = _accumulate_whole(xin, taps, shifts, grid, steps, o, kind, groups, xp=xp)
         if flat and y.shape[0] < total:
             pad = xp.zeros((total - y.shape[0], o), dtype=y.dtype, device=_backend.device(x))
             y = xp.concat([y, pad], axis=0)
+    if kind == "stack":  # (multiplier, channel) order -> TF's (channel, multiplier)
+        y = xp.reshape(y, (total, o // groups, groups))
+        y = xp.reshape(xp.permute_dims(y, (0, 2, 1)), (total, o))
     if not flat:
         return xp.reshape(y, (n, *out, o))
     y = xp.reshape(y, (n, *sizes, o))
@@ -146,16 +148,36 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
     return y[crop]
 
 
-def _filter_taps(w: Array, kk: int, groups: int, *, xp: Namespace) -> list[Array]:
-    """The filter slice of each kernel offset, shaped for its product.
+def _kind(cg: int, og: int, groups: int) -> str:
+    """How each offset's product is formed.
 
-    Depthwise: ``(C,)`` (multiplier 1) or ``(C, M)``; one group: ``(C, O)``; several
-    groups: ``(g, C/g, O/g)``.
+    ``"scale"``: depthwise, multiplier 1 (``x * w`` per channel); ``"stack"``:
+    depthwise with a multiplier ``M <= C``, accumulated as ``(M, C)`` so that the
+    elementwise loops run along the long channel axis (reordered at the end);
+    ``"spread"``: depthwise with ``M > C`` (e.g. one input channel), as ``(C, M)``;
+    ``"matmul"``: one group; ``"grouped"``: a batched matmul over the groups.
+    """
+    if cg == 1:
+        if og == 1:
+            return "scale"
+        return "stack" if og <= groups else "spread"
+    return "matmul" if groups == 1 else "grouped"
+
+
+def _filter_taps(w: Array, kk: int, groups: int, kind: str, *, xp: Namespace) -> list[Array]:
+    """The filter slice of each kernel offset, shaped for its product (see :func:`_kind`).
+
+    ``scale``: ``(C,)``; ``stack``: ``(M, C)``; ``spread``: ``(C, M)``; ``matmul``:
+    ``(C, O)``; ``grouped``: ``(g, C/g, O/g)``.
     """
     cg, o = w.shape[-2], w.shape[-1]
     og = o // groups
-    if cg == 1:
-        wt = xp.reshape(w, (kk, groups) if og == 1 else (kk, groups, og))
+    if kind == "scale":
+        wt = xp.reshape(w, (kk, groups))
+    elif kind == "stack":
+        wt = xp.permute_dims(xp.reshape(w, (kk, groups, og)), (0, 2, 1))
+    elif kind == "spread":
+        wt = xp.reshape(w, (kk, groups, og))
     elif groups == 1:
         wt = xp.reshape(w, (kk, cg, o))
     else:
@@ -190,7 +212,7 @@ def _accumulate_tiles(
     steps: tuple[int, ...],
     total: int,
     o: int,
-    depthwise: bool,
+    kind: str,
     groups: int,
     *,
     xp: Namespace,
@@ -204,7 +226,8 @@ def _accumulate_tiles(
     c = x.shape[-1]
     og = o // groups
     itemsize = itemsize_of(xp, x.dtype)
-    axis, step = plan(grid, o * itemsize, TILE_BYTES if depthwise else MATMUL_TILE_BYTES)
+    elementwise = kind in ("scale", "stack", "spread")
+    axis, step = plan(grid, o * itemsize, TILE_BYTES if elementwise else MATMUL_TILE_BYTES)
     rows = step * math.prod(grid[axis + 1 :])
     y = xp.empty((total, o), dtype=x.dtype, device=dev)
     scratch = xp.empty((rows * o,), dtype=x.dtype, device=dev)
@@ -213,16 +236,15 @@ def _accumulate_tiles(
         lead = tuple(hi - lo for lo, hi in box)
         m = tile.rows
         dest = y[tile.row : tile.row + m, ...]  # contiguous rows of the output
-        if depthwise:
-            shape = (*lead, groups) if og == 1 else (*lead, groups, og)
-            dest = xp.reshape(dest, shape)
-        elif groups > 1:
+        if elementwise:
+            dest = xp.reshape(dest, (*lead, *taps[0].shape))
+        elif kind == "grouped":
             dest = xp.permute_dims(xp.reshape(dest, (m, groups, og)), (1, 0, 2))
         for j, (tap, shift) in enumerate(zip(taps, shifts)):
             xs = _slab(x, box, shift, steps)
-            if depthwise:
-                if og > 1:
-                    xs = xp.expand_dims(xs, axis=-1)
+            if elementwise:
+                if kind != "scale":
+                    xs = xp.expand_dims(xs, axis=-2 if kind == "stack" else -1)
                 _backend.multiply_into(xs, tap, dest, xp=xp, accumulate=j > 0, scratch=scratch)
                 continue
             xs = xp.reshape(xs, (m, c))
@@ -239,7 +261,7 @@ def _accumulate_whole(
     grid: tuple[int, ...],
     steps: tuple[int, ...],
     o: int,
-    depthwise: bool,
+    kind: str,
     groups: int,
     *,
     xp: Namespace,
@@ -251,11 +273,11 @@ def _accumulate_whole(
     acc = None
     for tap, shift in zip(taps, shifts):
         xs = _slab(x, box, shift, steps)
-        if depthwise:
-            if tap.ndim == 2:
-                xs = xp.expand_dims(xs, axis=-1)
+        if kind in ("scale", "stack", "spread"):
+            if kind != "scale":
+                xs = xp.expand_dims(xs, axis=-2 if kind == "stack" else -1)
             term = xp.reshape(xs * tap, (m, o))
-        elif groups == 1:
+        elif kind == "matmul":
             term = xp.matmul(xp.reshape(xs, (m, c)), tap)
         else:
             lhs = xp.permute_dims(xp.reshape(xs, (m, groups, c // groups)), (1, 0, 2))
