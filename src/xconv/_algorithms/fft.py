@@ -225,21 +225,8 @@ def _dilate_kernel(w: Array, dilations: tuple[int, ...], xp: Namespace) -> Array
 def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
     """VALID convolution of padded canonical ``x (N, *S, C)`` with ``w (*k, C/g, O)``.
 
-    Parameters
-    ----------
-    x : array
-        Padded channels-last input, floating or complex.
-    w : array
-        Filters ``(*k, C/groups, O)`` of ``x``'s dtype.
-    spec : ConvSpec
-        Strides, dilations and groups to honour.
-    xp : namespace
-        The arrays' namespace.
-
-    Returns
-    -------
-    array
-        ``(N, *out, O)``, ``out = floor((S - span) / stride) + 1`` (0 when negative).
+    Arguments and result follow the algorithm contract of
+    :mod:`xconv._algorithms` (padded canonical input, filters, spec; ``(N, *out, O)``).
     """
     rank, groups = spec.rank, spec.groups
     n, sizes, c = x.shape[0], tuple(x.shape[1:-1]), x.shape[-1]

@@ -89,21 +89,8 @@ def workspace_bytes(
 def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
     """VALID convolution of padded canonical ``x (N, *S, C)`` with ``w (*k, C/g, O)``.
 
-    Parameters
-    ----------
-    x : array
-        Padded channels-last input ``(N, *S, C)``; never modified.
-    w : array
-        Filters ``(*k, C / groups, O)`` of ``x``'s dtype; never modified.
-    spec : ConvSpec
-        Strides, dilations and groups (padding is already applied).
-    xp : namespace
-        ``x``'s namespace.
-
-    Returns
-    -------
-    array
-        ``(N, *out, O)`` in ``x``'s dtype, on ``x``'s device.
+    Arguments and result follow the algorithm contract of
+    :mod:`xconv._algorithms` (padded canonical input, filters, spec; ``(N, *out, O)``).
     """
     rank, groups = spec.rank, spec.groups
     k_sizes = tuple(w.shape[:rank])

@@ -191,21 +191,8 @@ def _apply(mat: Array, v: Array, axis: int, xp: Namespace) -> Array:
 def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
     """VALID convolution of padded canonical ``x (N, *S, C)`` with ``w (3, ..., C/g, O)``.
 
-    Parameters
-    ----------
-    x : array
-        Padded channels-last input, floating or complex.
-    w : array
-        Filters ``(3, ..., 3, C/groups, O)`` of ``x``'s dtype.
-    spec : ConvSpec
-        Stride and dilation 1 on every axis (see :func:`applies`); ``groups`` is used.
-    xp : namespace
-        The arrays' namespace.
-
-    Returns
-    -------
-    array
-        ``(N, *(S - 2), O)``.
+    Arguments and result follow the algorithm contract of
+    :mod:`xconv._algorithms` (padded canonical input, filters, spec; ``(N, *out, O)``).
     """
     rank, groups = spec.rank, spec.groups
     n, sizes, c = x.shape[0], tuple(x.shape[1:-1]), x.shape[-1]
