@@ -401,16 +401,7 @@ def matmul_into(
         else:
             out.add_(torch.matmul(a, b))
         return
-    if lib == "cupy":
-        import cupy as mod
-    else:
-        import numpy as mod
-    if not accumulate:
-        mod.matmul(a, b, out=out)
-        return
-    tmp = _scratch(lib, scratch, tuple(out.shape))
-    tmp = mod.matmul(a, b) if tmp is None else mod.matmul(a, b, out=tmp)
-    mod.add(out, tmp, out=out)
+    _ufunc_into(lib, "matmul", a, b, out, accumulate=accumulate, scratch=scratch)
 
 
 def multiply_into(
@@ -437,15 +428,30 @@ def multiply_into(
         else:
             torch.mul(a, b, out=out)
         return
+    _ufunc_into(lib, "multiply", a, b, out, accumulate=accumulate, scratch=scratch)
+
+
+def _ufunc_into(
+    lib: str,
+    op: str,
+    a: Array,
+    b: Array,
+    out: Array,
+    *,
+    accumulate: bool,
+    scratch: Array | None,
+) -> None:
+    """NumPy/CuPy: ``out = op(a, b)``, or ``out += op(a, b)`` through ``scratch``."""
     if lib == "cupy":
         import cupy as mod
     else:
         import numpy as mod
+    func = getattr(mod, op)
     if not accumulate:
-        mod.multiply(a, b, out=out)
+        func(a, b, out=out)
         return
     tmp = _scratch(lib, scratch, tuple(out.shape))
-    tmp = mod.multiply(a, b) if tmp is None else mod.multiply(a, b, out=tmp)
+    tmp = func(a, b) if tmp is None else func(a, b, out=tmp)
     mod.add(out, tmp, out=out)
 
 
