@@ -481,12 +481,31 @@ def _cores() -> int:
 
 
 def _with_axes_whole(fn: Callable[..., Array]) -> Callable[..., Array]:
-    """Dask's FFTs need one chunk along each transformed axis: rechunk those first."""
+    """Adapt a Dask FFT: transformed axes last and in one chunk, other axes merged.
+
+    Dask's FFTs need one chunk along each transformed axis, and infer their dtype
+    from a sample of shape ``(8,) * ndim`` (8 GiB for the 10-d blocked layout of a
+    4-d convolution), so the other axes are merged into one leading batch axis first.
+    """
 
     def call(x: Array, *, s: Sequence[int], axes: Sequence[int]) -> Array:
-        return fn(x.rechunk(dict.fromkeys(axes, -1)), s=tuple(s), axes=tuple(axes))
+        axes = [a % x.ndim for a in axes]
+        rest = [a for a in range(x.ndim) if a not in axes]
+        batch = tuple(x.shape[a] for a in rest)
+        moved = x.transpose((*rest, *axes)).reshape((math.prod(batch), *(x.shape[a] for a in axes)))
+        inner = tuple(range(1, len(axes) + 1))
+        out = fn(moved.rechunk(dict.fromkeys(inner, -1)), s=tuple(s), axes=inner)
+        out = out.reshape((*batch, *out.shape[1:]))
+        return out.transpose(tuple(int(i) for i in _inverse_order((*rest, *axes))))
 
     return call
+
+
+def _inverse_order(order: Sequence[int]) -> list[int]:
+    inverse = [0] * len(order)
+    for i, a in enumerate(order):
+        inverse[a] = i
+    return inverse
 
 
 def fft_namespace(xp: Namespace) -> FFTFunctions | None:

@@ -6,8 +6,9 @@ every output position and adds its product with that offset's filter slice to th
 output:
 
 - depthwise filters (``C / groups == 1``): an elementwise multiply-add, broadcasting
-  the filter slice over the pixels (with a channel multiplier ``M <= C`` the output is
-  accumulated as ``(M, C)``, so the loops run along the channels, and reordered once);
+  the filter slice over the pixels (with a channel multiplier ``M > 1`` each tile is
+  accumulated as ``(M, pixels, C)``, so the loops run along pixels and channels
+  whatever ``M`` and ``C`` are, and reordered once);
 - other filters: a ``matmul`` of the slice ``(pixels, C)`` with the ``(C/g, O/g)``
   filter slice (batched over the groups), accumulated.
 
@@ -96,7 +97,6 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
         for off in itertools.product(*(range(k) for k in k_sizes))
     ]
     kind = _kind(cg, o // groups, groups)
-    taps = _filter_taps(w, kk, groups, kind, xp=xp)
 
     flat = _flat_grid(tuple(x.shape), out, spec)
     if flat:
@@ -117,6 +117,7 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
         xin = x
         shifts = offsets
         steps = spec.strides
+    taps = _filter_taps(w, kk, groups, kind, len(grid), xp=xp)
 
     if _backend.supports_inplace(xp, x, w):
         y = _accumulate_tiles(xin, taps, shifts, grid, steps, total, o, kind, groups, xp=xp)
@@ -125,9 +126,6 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
         if flat and y.shape[0] < total:
             pad = xp.zeros((total - y.shape[0], o), dtype=y.dtype, device=_backend.device(x))
             y = xp.concat([y, pad], axis=0)
-    if kind == "stack":  # (multiplier, channel) order -> TF's (channel, multiplier)
-        y = xp.reshape(y, (total, o // groups, groups))
-        y = xp.reshape(xp.permute_dims(y, (0, 2, 1)), (total, o))
     if not flat:
         return xp.reshape(y, (n, *out, o))
     y = xp.reshape(y, (n, *sizes, o))
@@ -138,33 +136,33 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
 def _kind(cg: int, og: int, groups: int) -> str:
     """How each offset's product is formed.
 
-    ``"scale"``: depthwise, multiplier 1 (``x * w`` per channel); ``"stack"``:
-    depthwise with a multiplier ``M <= C``, accumulated as ``(M, C)`` so that the
-    elementwise loops run along the long channel axis (reordered at the end);
-    ``"spread"``: depthwise with ``M > C`` (e.g. one input channel), as ``(C, M)``;
+    ``"scale"``: depthwise, multiplier 1 (``x * w`` per channel); ``"multiplier"``:
+    depthwise with a channel multiplier ``M > 1``, accumulated as ``(M, pixels, C)``
+    so that every elementwise loop runs along the pixels and channels, whatever ``M``
+    and ``C`` are (reordered to TF's ``(pixels, C, M)`` once per tile);
     ``"matmul"``: one group; ``"grouped"``: a batched matmul over the groups.
     """
     if cg == 1:
-        if og == 1:
-            return "scale"
-        return "stack" if og <= groups else "spread"
+        return "scale" if og == 1 else "multiplier"
     return "matmul" if groups == 1 else "grouped"
 
 
-def _filter_taps(w: Array, kk: int, groups: int, kind: str, *, xp: Namespace) -> list[Array]:
+def _filter_taps(
+    w: Array, kk: int, groups: int, kind: str, grid_rank: int, *, xp: Namespace
+) -> list[Array]:
     """The filter slice of each kernel offset, shaped for its product (see :func:`_kind`).
 
-    ``scale``: ``(C,)``; ``stack``: ``(M, C)``; ``spread``: ``(C, M)``; ``matmul``:
-    ``(C, O)``; ``grouped``: ``(g, C/g, O/g)``.
+    ``scale``: ``(C,)``; ``multiplier``: ``(M, 1, ..., 1, C)`` with ``grid_rank`` ones
+    (broadcasting over a tile's pixels); ``matmul``: ``(C, O)``; ``grouped``:
+    ``(g, C/g, O/g)``.
     """
     cg, o = w.shape[-2], w.shape[-1]
     og = o // groups
     if kind == "scale":
         wt = xp.reshape(w, (kk, groups))
-    elif kind == "stack":
+    elif kind == "multiplier":
         wt = xp.permute_dims(xp.reshape(w, (kk, groups, og)), (0, 2, 1))
-    elif kind == "spread":
-        wt = xp.reshape(w, (kk, groups, og))
+        wt = xp.reshape(wt, (kk, og, *(1,) * grid_rank, groups))
     elif groups == 1:
         wt = xp.reshape(w, (kk, cg, o))
     else:
@@ -213,31 +211,37 @@ def _accumulate_tiles(
     c = x.shape[-1]
     og = o // groups
     itemsize = itemsize_of(xp, x.dtype)
-    elementwise = kind in ("scale", "stack", "spread")
+    elementwise = kind in ("scale", "multiplier")
     axis, step = plan(grid, o * itemsize, TILE_BYTES if elementwise else MATMUL_TILE_BYTES)
     rows = step * math.prod(grid[axis + 1 :])
     y = xp.empty((total, o), dtype=x.dtype, device=dev)
     scratch = xp.empty((rows * o,), dtype=x.dtype, device=dev)
+    if kind == "multiplier":  # the tile's (M, pixels, C) accumulator
+        stacked = xp.empty((rows * o,), dtype=x.dtype, device=dev)
     for tile in tiles(grid, axis, step):
         box = tile.box(grid)
         lead = tuple(hi - lo for lo, hi in box)
         m = tile.rows
         dest = y[tile.row : tile.row + m, ...]  # contiguous rows of the output
-        if elementwise:
-            dest = xp.reshape(dest, (*lead, *taps[0].shape))
+        if kind == "scale":
+            dest = xp.reshape(dest, (*lead, c))
+        elif kind == "multiplier":
+            acc = xp.reshape(stacked[: m * o], (og, *lead, c))
         elif kind == "grouped":
             dest = xp.permute_dims(xp.reshape(dest, (m, groups, og)), (1, 0, 2))
         for j, (tap, shift) in enumerate(zip(taps, shifts)):
             xs = _slab(x, box, shift, steps)
             if elementwise:
-                if kind != "scale":
-                    xs = xp.expand_dims(xs, axis=-2 if kind == "stack" else -1)
-                _backend.multiply_into(xs, tap, dest, xp=xp, accumulate=j > 0, scratch=scratch)
+                target = dest if kind == "scale" else acc
+                _backend.multiply_into(xs, tap, target, xp=xp, accumulate=j > 0, scratch=scratch)
                 continue
             xs = xp.reshape(xs, (m, c))
             if groups > 1:
                 xs = xp.permute_dims(xp.reshape(xs, (m, groups, c // groups)), (1, 0, 2))
             _backend.matmul_into(xs, tap, dest, xp=xp, accumulate=j > 0, scratch=scratch)
+        if kind == "multiplier":  # (M, pixels, C) -> (pixels, C, M), TF's channel order
+            acc = xp.permute_dims(xp.reshape(acc, (og, m, c)), (1, 2, 0))
+            _backend.copy_into(dest, acc, xp=xp)
     return y
 
 
@@ -260,14 +264,17 @@ def _accumulate_whole(
     acc = None
     for tap, shift in zip(taps, shifts):
         xs = _slab(x, box, shift, steps)
-        if kind in ("scale", "stack", "spread"):
-            if kind != "scale":
-                xs = xp.expand_dims(xs, axis=-2 if kind == "stack" else -1)
+        if kind == "scale":
             term = xp.reshape(xs * tap, (m, o))
+        elif kind == "multiplier":
+            term = xs * tap  # (M, *grid, C)
         elif kind == "matmul":
             term = xp.matmul(xp.reshape(xs, (m, c)), tap)
         else:
             lhs = xp.permute_dims(xp.reshape(xs, (m, groups, c // groups)), (1, 0, 2))
             term = xp.reshape(xp.permute_dims(xp.matmul(lhs, tap), (1, 0, 2)), (m, o))
         acc = term if acc is None else acc + term
+    if kind == "multiplier":  # (M, *grid, C) -> (pixels, C * M), TF's channel order
+        acc = xp.permute_dims(xp.reshape(acc, (o // groups, m, c)), (1, 2, 0))
+        acc = xp.reshape(acc, (m, o))
     return acc
