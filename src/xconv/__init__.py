@@ -13,45 +13,11 @@ array([[4., 4.],
        [4., 4.]])
 """
 
-from ._api import (
-    conv1d,
-    conv1d_transpose,
-    conv2d,
-    conv2d_backprop_filter,
-    conv2d_backprop_input,
-    conv2d_transpose,
-    conv3d,
-    conv3d_transpose,
-    conv_backprop_filter,
-    conv_backprop_input,
-    conv_transpose,
-    convolution,
-    depthwise_conv2d,
-    depthwise_conv2d_backprop_filter,
-    depthwise_conv2d_backprop_input,
-    separable_conv2d,
-)
+from . import _api
+from ._api import *  # noqa: F403  (the public functions; their list is _api.__all__)
 from ._typing import ConvOptions
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ConvOptions",
-    "__version__",
-    "conv1d",
-    "conv1d_transpose",
-    "conv2d",
-    "conv2d_backprop_filter",
-    "conv2d_backprop_input",
-    "conv2d_transpose",
-    "conv3d",
-    "conv3d_transpose",
-    "conv_backprop_filter",
-    "conv_backprop_input",
-    "conv_transpose",
-    "convolution",
-    "depthwise_conv2d",
-    "depthwise_conv2d_backprop_filter",
-    "depthwise_conv2d_backprop_input",
-    "separable_conv2d",
-]
+__all__ = ["ConvOptions", "__version__"]
+__all__ += _api.__all__

@@ -20,12 +20,13 @@ library that the caller has not imported. Nothing here moves data to the host.
 from __future__ import annotations
 
 import functools
+import importlib
 import itertools
 import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import array_api_compat as compat
 
@@ -39,11 +40,10 @@ __all__ = [
     "has_einsum",
     "has_strided_views",
     "library",
-    "matmul_into",
-    "multiply_into",
     "namespace",
     "native_conv",
     "native_unsupported",
+    "product_into",
     "sliding_windows",
     "supports_inplace",
     "zero_size",
@@ -310,7 +310,7 @@ def supports_inplace(xp: Namespace, *arrays: Array) -> bool:
     Returns
     -------
     bool
-        True when :func:`copy_into`, :func:`matmul_into` and :func:`multiply_into`
+        True when :func:`copy_into` and :func:`product_into`
         may be used.
     """
     lib = library(xp)
@@ -369,7 +369,8 @@ def copy_into(dst: Array, src: Array, *, xp: Namespace) -> None:
         numpy.copyto(target, src)
 
 
-def matmul_into(
+def product_into(
+    op: Literal["matmul", "multiply"],
     a: Array,
     b: Array,
     out: Array,
@@ -378,74 +379,19 @@ def matmul_into(
     accumulate: bool = False,
     scratch: Array | None = None,
 ) -> None:
-    """``out = a @ b``, or ``out += a @ b`` with ``accumulate``, into a fresh ``out``.
+    """``out = op(a, b)``, or ``out += op(a, b)`` with ``accumulate``, into a fresh ``out``.
 
-    ``out`` may be a strided view of a fresh array (e.g. a permuted slice of the
-    output). torch accumulates inside BLAS (``addmm_`` / ``baddbmm_``); NumPy and
+    ``op`` is ``"matmul"`` or ``"multiply"`` (broadcasting to ``out``); ``out`` may be
+    a strided view of a fresh array (e.g. a permuted slice of the output). torch
+    accumulates inside the kernel (``addmm_``, ``baddbmm_``, ``addcmul_``); NumPy and
     CuPy compute the product into ``scratch`` (a 1-d buffer of at least ``out.size``
     elements, allocated when None) and add it. Only where :func:`supports_inplace`.
     """
     lib = library(xp)
     if lib == "torch":
-        import torch
-
-        if not accumulate:
-            if out.is_contiguous():
-                torch.matmul(a, b, out=out)
-            else:
-                out.copy_(torch.matmul(a, b))
-        elif a.ndim == b.ndim == out.ndim == 2:
-            out.addmm_(a, b)
-        elif a.ndim == b.ndim == out.ndim == 3 and a.shape[0] == b.shape[0]:
-            out.baddbmm_(a, b)
-        else:
-            out.add_(torch.matmul(a, b))
+        _torch_product_into(op, a, b, out, accumulate)
         return
-    _ufunc_into(lib, "matmul", a, b, out, accumulate=accumulate, scratch=scratch)
-
-
-def multiply_into(
-    a: Array,
-    b: Array,
-    out: Array,
-    *,
-    xp: Namespace,
-    accumulate: bool = False,
-    scratch: Array | None = None,
-) -> None:
-    """``out = a * b``, or ``out += a * b`` with ``accumulate`` (broadcasting to ``out``).
-
-    torch fuses the multiply-add (``addcmul_``); NumPy and CuPy multiply into
-    ``scratch`` (a 1-d buffer of at least ``out.size`` elements, allocated when None)
-    and add. Only where :func:`supports_inplace`.
-    """
-    lib = library(xp)
-    if lib == "torch":
-        import torch
-
-        if accumulate:
-            out.addcmul_(a, b)
-        else:
-            torch.mul(a, b, out=out)
-        return
-    _ufunc_into(lib, "multiply", a, b, out, accumulate=accumulate, scratch=scratch)
-
-
-def _ufunc_into(
-    lib: str,
-    op: str,
-    a: Array,
-    b: Array,
-    out: Array,
-    *,
-    accumulate: bool,
-    scratch: Array | None,
-) -> None:
-    """NumPy/CuPy: ``out = op(a, b)``, or ``out += op(a, b)`` through ``scratch``."""
-    if lib == "cupy":
-        import cupy as mod
-    else:
-        import numpy as mod
+    mod = importlib.import_module("cupy" if lib == "cupy" else "numpy")
     func = getattr(mod, op)
     if not accumulate:
         func(a, b, out=out)
@@ -453,6 +399,27 @@ def _ufunc_into(
     tmp = _scratch(lib, scratch, tuple(out.shape))
     tmp = func(a, b) if tmp is None else func(a, b, out=tmp)
     mod.add(out, tmp, out=out)
+
+
+def _torch_product_into(op: str, a: Array, b: Array, out: Array, accumulate: bool) -> None:
+    import torch
+
+    if op == "multiply":
+        if accumulate:
+            out.addcmul_(a, b)
+        else:
+            torch.mul(a, b, out=out)
+    elif not accumulate:
+        if out.is_contiguous():
+            torch.matmul(a, b, out=out)
+        else:
+            out.copy_(torch.matmul(a, b))
+    elif a.ndim == b.ndim == out.ndim == 2:
+        out.addmm_(a, b)
+    elif a.ndim == b.ndim == out.ndim == 3 and a.shape[0] == b.shape[0]:
+        out.baddbmm_(a, b)
+    else:
+        out.add_(torch.matmul(a, b))
 
 
 # --- FFT: SciPy's multi-threaded pocketfft for NumPy arrays, else the fft extension ---
@@ -556,7 +523,6 @@ def available_backends() -> list[tuple[str, str, Callable[[Any], Array]]]:
 
     Imports the candidate libraries, so only the command line and benchmarks call it.
     """
-    import importlib
 
     found: list[tuple[str, str, Callable[[Any], Array]]] = []
     for name in CANDIDATES:

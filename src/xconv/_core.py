@@ -21,6 +21,7 @@ from typing import Any
 
 from . import _backend
 from ._algorithms import ALGORITHMS, Algorithm
+from ._algorithms._tiling import itemsize_of
 from ._padding import pad_canonical
 from ._spec import METHODS, ConvSpec, filter_grad_spec, output_size, transpose_spec
 from ._typing import Array, Namespace
@@ -219,7 +220,7 @@ def _chunked(
     )
     if n == 0 or 0 in out or w.shape[-1] == 0:  # nothing to compute: no algorithm runs
         return xp.zeros((n, *out, w.shape[-1]), dtype=x.dtype, device=_backend.device(x))
-    itemsize = _itemsize(xp, x.dtype)
+    itemsize = itemsize_of(xp, x.dtype)
     need = algorithm.workspace_bytes(tuple(x.shape), tuple(w.shape), spec, itemsize)
     if need <= budget or need == 0:
         return algorithm(x, w, spec, xp=xp)
@@ -242,14 +243,6 @@ def _chunked(
         for r in range(0, rows, per_chunk)
     ]
     return xp.concat(parts, axis=1)
-
-
-def _itemsize(xp: Namespace, dtype: Any) -> int:
-    if xp.isdtype(dtype, "complex floating"):
-        return 2 * xp.finfo(dtype).bits // 8
-    if xp.isdtype(dtype, "real floating"):
-        return xp.finfo(dtype).bits // 8
-    return int(xp.iinfo(dtype).bits) // 8
 
 
 def conv_input_grad(

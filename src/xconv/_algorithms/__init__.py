@@ -27,7 +27,11 @@ class Algorithm:
     """One convolution method: how to run it and how much scratch memory it needs."""
 
     name: str
+    #: ``run(x, w, spec, *, xp)``: the convolution of canonical arrays (module docstring).
     run: Callable[..., Array]
+    #: ``workspace_bytes(x_shape, w_shape, spec, itemsize)``: bytes of temporaries that
+    #: ``run`` holds besides its inputs and output, for the padded canonical shapes
+    #: ``(N, *S, C)`` and ``(*k, C/g, O)`` and the compute dtype's itemsize.
     workspace_bytes: Callable[[tuple[int, ...], tuple[int, ...], ConvSpec, int], int]
     #: ``applies(spec, w_shape, dtype, xp)``: why the method cannot run a case, or None
     #: when it can (None here: it runs every case).

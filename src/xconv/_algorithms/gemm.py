@@ -10,7 +10,7 @@ there are several).
 
 On NumPy, CuPy and torch one patch buffer is reused for every tile and each product
 is written straight into the preallocated output (:func:`~xconv._backend.copy_into`,
-:func:`~xconv._backend.matmul_into`). Elsewhere (JAX, Dask, array-api-strict) the
+:func:`~xconv._backend.product_into`). Elsewhere (JAX, Dask, array-api-strict) the
 tiles are built with standard slicing and concatenated.
 
 Kernels whose every size is 1, with unit strides, need no patches: the output is one
@@ -62,22 +62,7 @@ def _plan(
 def workspace_bytes(
     x_shape: tuple[int, ...], w_shape: tuple[int, ...], spec: ConvSpec, itemsize: int
 ) -> int:
-    """Bytes of the patch buffer (0 for pointwise kernels and empty outputs).
-
-    Parameters
-    ----------
-    x_shape, w_shape : tuple of int
-        Padded canonical input ``(N, *S, C)`` and filter ``(*k, C/g, O)`` shapes.
-    spec : ConvSpec
-        The convolution (strides, dilations, groups).
-    itemsize : int
-        Bytes per element of the compute dtype.
-
-    Returns
-    -------
-    int
-        The size of the one patch buffer that :func:`run` allocates.
-    """
+    """Bytes of the one patch buffer :func:`run` allocates (0 for pointwise kernels)."""
     if _is_pointwise(w_shape, spec):
         return 0
     grid, axis, step, row_bytes = _plan(x_shape, w_shape, spec, itemsize)
@@ -127,7 +112,7 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
             if inplace:
                 patch = buf[:m, ...]
                 _backend.copy_into(patch, windows, xp=xp)
-                _backend.matmul_into(patch, wmat, y[tile.row : tile.row + m, ...], xp=xp)
+                _backend.product_into("matmul", patch, wmat, y[tile.row : tile.row + m, ...], xp=xp)
             else:
                 parts.append(xp.matmul(xp.reshape(windows, (m, kk * c)), wmat))
             continue
@@ -140,7 +125,7 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
             patch = buf[:, :m, ...]
             _backend.copy_into(patch, windows, xp=xp)
             dest = xp.reshape(y[tile.row : tile.row + m, ...], (m, groups, og))
-            _backend.matmul_into(patch, wmat, xp.permute_dims(dest, (1, 0, 2)), xp=xp)
+            _backend.product_into("matmul", patch, wmat, xp.permute_dims(dest, (1, 0, 2)), xp=xp)
         else:
             prod = xp.matmul(xp.reshape(windows, (groups, m, kk * cg)), wmat)  # (g, m, Og)
             parts.append(xp.reshape(xp.permute_dims(prod, (1, 0, 2)), (m, o)))
@@ -161,7 +146,7 @@ def _pointwise(x: Array, wmat: Array, groups: int, inplace: bool, *, xp: Namespa
     if inplace:
         y = xp.empty((m, groups * og), dtype=x.dtype, device=_backend.device(x))
         dest = xp.permute_dims(xp.reshape(y, (m, groups, og)), (1, 0, 2))
-        _backend.matmul_into(lhs, wmat, dest, xp=xp)
+        _backend.product_into("matmul", lhs, wmat, dest, xp=xp)
     else:
         y = xp.reshape(xp.permute_dims(xp.matmul(lhs, wmat), (1, 0, 2)), (m, groups * og))
     return xp.reshape(y, (*x.shape[:-1], groups * og))

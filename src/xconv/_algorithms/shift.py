@@ -21,14 +21,15 @@ usual image sizes), so the grid is used only while the waste is small.
 
 On NumPy, CuPy and torch the output is preallocated and processed in cache-sized
 tiles of consecutive output rows, every offset accumulating into the tile while it
-is in cache (:func:`~xconv._backend.multiply_into`,
-:func:`~xconv._backend.matmul_into`); JAX, Dask and array-api-strict add out of place.
+is in cache (:func:`~xconv._backend.product_into`); JAX, Dask and array-api-strict
+add out of place.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 
 from .. import _backend
 from .._spec import ConvSpec
@@ -50,23 +51,7 @@ FLAT_WASTE = 0.25
 def workspace_bytes(
     x_shape: tuple[int, ...], w_shape: tuple[int, ...], spec: ConvSpec, itemsize: int
 ) -> int:
-    """Bytes of one output-sized temporary (the out-of-place products).
-
-    Parameters
-    ----------
-    x_shape, w_shape : tuple of int
-        Padded canonical input ``(N, *S, C)`` and filter ``(*k, C/g, O)`` shapes.
-    spec : ConvSpec
-        The convolution (strides, dilations, groups).
-    itemsize : int
-        Bytes per element of the compute dtype.
-
-    Returns
-    -------
-    int
-        ``N * prod(out) * O * itemsize``: libraries without in-place writes hold one
-        product of that size besides the output (in-place ones hold only a tile).
-    """
+    """Bytes of one output-sized product ``N * prod(out) * O`` (out-of-place libraries)."""
     out = valid_output_sizes(x_shape[1:-1], w_shape[: spec.rank], spec.strides, spec.dilations)
     return x_shape[0] * math.prod(out) * w_shape[-1] * itemsize
 
@@ -118,11 +103,12 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
         shifts = offsets
         steps = spec.strides
     taps = _filter_taps(w, kk, groups, kind, len(grid), xp=xp)
+    offsets_plan = _Offsets(taps, shifts, grid, steps, o, kind, groups)
 
     if _backend.supports_inplace(xp, x, w):
-        y = _accumulate_tiles(xin, taps, shifts, grid, steps, total, o, kind, groups, xp=xp)
+        y = _accumulate_tiles(xin, offsets_plan, total, xp=xp)
     else:
-        y = _accumulate_whole(xin, taps, shifts, grid, steps, o, kind, groups, xp=xp)
+        y = _accumulate_whole(xin, offsets_plan, xp=xp)
         if flat and y.shape[0] < total:
             pad = xp.zeros((total - y.shape[0], o), dtype=y.dtype, device=_backend.device(x))
             y = xp.concat([y, pad], axis=0)
@@ -189,24 +175,32 @@ def _slab(
     return x[tuple(index)]
 
 
-def _accumulate_tiles(
-    x: Array,
-    taps: list[Array],
-    shifts: list[tuple[int, ...]],
-    grid: tuple[int, ...],
-    steps: tuple[int, ...],
-    total: int,
-    o: int,
-    kind: str,
-    groups: int,
-    *,
-    xp: Namespace,
-) -> Array:
+@dataclass(frozen=True)
+class _Offsets:
+    """What the accumulators sum: one filter slice and input shift per kernel offset.
+
+    ``taps``/``shifts``: per offset, the filter slice (see :func:`_filter_taps`) and
+    the input shift; ``grid``: the output positions computed, read at ``steps``;
+    ``o``/``groups``/``kind``: output channels, groups, product kind (:func:`_kind`).
+    """
+
+    taps: list[Array]
+    shifts: list[tuple[int, ...]]
+    grid: tuple[int, ...]
+    steps: tuple[int, ...]
+    o: int
+    kind: str
+    groups: int
+
+
+def _accumulate_tiles(x: Array, p: _Offsets, total: int, *, xp: Namespace) -> Array:
     """Accumulate every offset into a preallocated ``(total, O)`` output, tile by tile.
 
     Rows ``[0, prod(grid))`` are computed; any rows after them (the flattened grid's
     tail, cropped later) are left as allocated.
     """
+    taps, shifts, grid, steps = p.taps, p.shifts, p.grid, p.steps
+    o, kind, groups = p.o, p.kind, p.groups
     dev = _backend.device(x)
     c = x.shape[-1]
     og = o // groups
@@ -233,31 +227,24 @@ def _accumulate_tiles(
             xs = _slab(x, box, shift, steps)
             if elementwise:
                 target = dest if kind == "scale" else acc
-                _backend.multiply_into(xs, tap, target, xp=xp, accumulate=j > 0, scratch=scratch)
+                _backend.product_into(
+                    "multiply", xs, tap, target, xp=xp, accumulate=j > 0, scratch=scratch
+                )
                 continue
             xs = xp.reshape(xs, (m, c))
             if groups > 1:
                 xs = xp.permute_dims(xp.reshape(xs, (m, groups, c // groups)), (1, 0, 2))
-            _backend.matmul_into(xs, tap, dest, xp=xp, accumulate=j > 0, scratch=scratch)
+            _backend.product_into("matmul", xs, tap, dest, xp=xp, accumulate=j > 0, scratch=scratch)
         if kind == "multiplier":  # (M, pixels, C) -> (pixels, C, M), TF's channel order
             acc = xp.permute_dims(xp.reshape(acc, (og, m, c)), (1, 2, 0))
             _backend.copy_into(dest, acc, xp=xp)
     return y
 
 
-def _accumulate_whole(
-    x: Array,
-    taps: list[Array],
-    shifts: list[tuple[int, ...]],
-    grid: tuple[int, ...],
-    steps: tuple[int, ...],
-    o: int,
-    kind: str,
-    groups: int,
-    *,
-    xp: Namespace,
-) -> Array:
+def _accumulate_whole(x: Array, p: _Offsets, *, xp: Namespace) -> Array:
     """Sum every offset's product out of place (standard operations): ``(prod(grid), O)``."""
+    taps, shifts, grid, steps = p.taps, p.shifts, p.grid, p.steps
+    o, kind, groups = p.o, p.kind, p.groups
     c = x.shape[-1]
     m = math.prod(grid)
     box = tuple((0, g) for g in grid)
