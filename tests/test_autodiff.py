@@ -98,3 +98,20 @@ def test_jax_jit_equals_eager(jax: Any, rng: np.random.Generator, func: Any) -> 
     jitted = jax.jit(func)(xj, wj)
     assert isinstance(jitted, jax.Array)
     np.testing.assert_allclose(np.asarray(jitted), np.asarray(eager), rtol=1e-12, atol=1e-12)
+
+
+def test_jax_program_is_staged_once(jax: Any, rng: np.random.Generator) -> None:
+    """Eager JAX calls run one compiled program per case, reused by later calls."""
+    from xconv import _backend
+
+    x, w, _ = _data(rng)
+    xj, wj = jax.numpy.asarray(x), jax.numpy.asarray(w)
+    first = xconv.conv2d(xj, wj, 1, "SAME", method="gemm")
+    before = _backend._jax_jit.cache_info()
+    second = xconv.conv2d(xj + 1, wj, 1, "SAME", method="gemm")
+    after = _backend._jax_jit.cache_info()
+    assert (after.hits, after.misses) == (before.hits + 1, before.misses)
+    assert isinstance(second, jax.Array)
+    expected = xconv.conv2d(x + 1, w, 1, "SAME", method="gemm")
+    np.testing.assert_allclose(np.asarray(second), expected, rtol=1e-12, atol=1e-12)
+    assert not np.allclose(np.asarray(first), np.asarray(second))

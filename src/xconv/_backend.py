@@ -45,6 +45,7 @@ __all__ = [
     "native_unsupported",
     "product_into",
     "sliding_windows",
+    "staged",
     "supports_inplace",
     "zero_size",
 ]
@@ -420,6 +421,32 @@ def _torch_product_into(op: str, a: Array, b: Array, out: Array, accumulate: boo
         out.baddbmm_(a, b)
     else:
         out.add_(torch.matmul(a, b))
+
+
+def staged(
+    xp: Namespace, func: Callable[..., Array], *static: Any
+) -> Callable[[Array, Array], Array]:
+    """``func(*static, x, w)`` as a function of ``x, w``, compiled once where that pays.
+
+    JAX runs each operation of an eager program as its own compiled kernel, which for
+    the many small operations of the tiled algorithms costs far more than the
+    arithmetic; there the whole function is staged with ``jax.jit`` (one program per
+    ``static`` and input shape, cached; inside a caller's own ``jax.jit`` it is
+    simply inlined, and ``jax.grad`` differentiates through it). Other libraries run
+    ``func`` as it is. ``static`` must be hashable.
+    """
+    if library(xp) == "jax":
+        return _jax_jit(func, static)
+    return functools.partial(func, *static)
+
+
+@functools.lru_cache(maxsize=512)
+def _jax_jit(
+    func: Callable[..., Array], static: tuple[Any, ...]
+) -> Callable[[Array, Array], Array]:
+    import jax
+
+    return jax.jit(functools.partial(func, *static))
 
 
 # --- FFT: SciPy's multi-threaded pocketfft for NumPy arrays, else the fft extension ---

@@ -188,13 +188,32 @@ def conv_general(
     """
     cdtype = compute_dtype(xp, dtype, precision)
     algorithm = select_algorithm(method, xp, spec, cdtype, tuple(w.shape))
+    budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else int(memory_budget)
+    run = _backend.staged(xp, _pipeline, algorithm, spec, cdtype, dtype, budget, xp)
+    return run(x, w)
+
+
+def _pipeline(
+    algorithm: Algorithm,
+    spec: ConvSpec,
+    cdtype: Any,
+    dtype: Any,
+    budget: int,
+    xp: Namespace,
+    x: Array,
+    w: Array,
+) -> Array:
+    """The work of :func:`conv_general`: cast, permute, dilate, pad, run, cast back.
+
+    A pure function of ``x`` and ``w`` once the leading (static) arguments are fixed,
+    so JAX compiles it as one program (:func:`xconv._backend.staged`).
+    """
     x = xp.astype(x, cdtype)
     w = xp.astype(w, cdtype)
     if spec.channels_first:
         x = xp.permute_dims(x, spec.to_canonical)
     x = dilate_canonical(x, spec.lhs_dilations, xp=xp)
     x = pad_canonical(x, spec.pads, spec.padding_mode, xp=xp)
-    budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else int(memory_budget)
     y = _chunked(algorithm, x, w, spec, budget, xp=xp)
     if y.dtype != dtype:
         y = xp.astype(y, dtype)
