@@ -35,6 +35,7 @@ from fractions import Fraction
 from functools import cache
 from typing import Any
 
+from xconv import _backend
 from xconv._backend import device
 from xconv._spec import ConvSpec
 from xconv._typing import Array, Namespace
@@ -183,8 +184,9 @@ def _apply(mat: Array, v: Array, axis: int, xp: Namespace) -> Array:
     later axis is flattened into the GEMM's columns.
     """
     shape = tuple(v.shape)
-    flat = xp.reshape(v, (*shape[:axis], shape[axis], math.prod(shape[axis + 1 :])))
-    out = xp.matmul(mat, flat)
+    lead = (math.prod(shape[:axis]),) if axis else ()
+    flat = xp.reshape(v, (*lead, shape[axis], math.prod(shape[axis + 1 :])))
+    out = _backend.matmul(mat, flat, xp=xp)
     return xp.reshape(out, (*shape[:axis], mat.shape[0], *shape[axis + 1 :]))
 
 
@@ -230,7 +232,7 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
 
     # Channel contraction: one GEMM per tile position (and group).
     if groups == 1:
-        prod = xp.matmul(v, u)  # (a**r, count, O)
+        prod = _backend.matmul(v, u, xp=xp)  # (a**r, count, O)
     else:
         og = o // groups
         v = xp.permute_dims(xp.reshape(v, (positions, count, groups, cg)), (0, 2, 1, 3))
