@@ -13,7 +13,7 @@
   single-channel 5x5 over image sizes 256² → 8192², time against work on log-log axes
   for xconv ``auto`` and TensorFlow, with the fitted slope (1 = linear growth).
 
-The timing protocol is the suite's (:mod:`benchmarks.timing`), with fewer blocks. A
+The timing protocol is the suite's (:mod:`xconv._bench.timing`), with fewer blocks. A
 candidate slower than ``--cap`` seconds (three times that in the scaling sweep) at one
 point is not run at the larger points of that series; one whose time, estimated from a
 run on an eighth of the input, exceeds 20 s is not run from that point on; a
@@ -23,31 +23,21 @@ exceed half of the machine's available memory is skipped.
 
 from __future__ import annotations
 
-import os
+import argparse
+import contextlib
+import json
 import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _ROOT not in sys.path:  # run as a script: make the ``benchmarks`` package importable
-    sys.path.insert(0, _ROOT)
+import numpy as np
 
-from benchmarks._env import clean_blas_env  # noqa: E402
-
-if __name__ == "__main__":  # before NumPy loads OpenBLAS: see benchmarks/_env.py
-    _BLAS_ENV_RECORD = clean_blas_env()
-
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import json  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from benchmarks import timing  # noqa: E402
-from benchmarks.cases import Case  # noqa: E402
-from benchmarks.peers import (  # noqa: E402
+from xconv._bench import timing
+from xconv._bench._env import prepare
+from xconv._bench.cases import Case
+from xconv._bench.peers import (
     Candidate,
     make_inputs,
     tf_candidate,
@@ -470,8 +460,9 @@ def main(argv: list[str] | None = None) -> int:
         help="largest image side of the single-channel scaling series",
     )
     p.add_argument("--out", default=str(HERE / "results"))
+    argv = sys.argv[1:] if argv is None else argv
     args = p.parse_args(argv)
-    record = globals().get("_BLAS_ENV_RECORD")
+    record = prepare([str(Path(__file__).resolve()), *argv])
     results = run_sweeps(
         args.sweeps,
         quick=args.quick,

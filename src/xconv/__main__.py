@@ -1,8 +1,10 @@
-"""Command line: ``python -m xconv {demo,info}``.
+"""Command line: ``python -m xconv {info,demo,bench}``.
 
-``demo`` runs the seed's example — a multichannel 2-d convolution with padding and
-stride — through the classic naive NumPy loop and through xconv on every backend
-present, checks that they agree, and prints a table.
+``info`` prints versions, backends, devices, the BLAS library and which method
+``method="auto"`` picks for a few typical layers. ``demo`` runs the seed's example — a
+multichannel 2-d convolution with padding and stride — through the classic naive NumPy
+loop and through xconv on every backend present, checks that they agree, and prints a
+table. ``bench`` runs the benchmark suite (xconv beside the peers that are installed).
 """
 
 from __future__ import annotations
@@ -17,6 +19,16 @@ from typing import Any
 import numpy as np
 
 from . import __version__, _backend, conv2d
+
+#: Typical layers for ``info``'s "auto picks" table: (label, input NHWC / NWC, filters).
+TYPICAL_SHAPES: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = (
+    ("3x3 conv 64->64 on 8x56x56", (8, 56, 56, 64), (3, 3, 64, 64)),
+    ("7x7/2 stem 3->64 on 8x224x224", (8, 224, 224, 3), (7, 7, 3, 64)),
+    ("depthwise 3x3 x128 (groups=128)", (8, 56, 56, 128), (3, 3, 1, 128)),
+    ("5x5 blur, 1 channel, 1024x1024", (1, 1024, 1024, 1), (5, 5, 1, 1)),
+    ("15x15 blur, 1 channel, 512x512", (1, 512, 512, 1), (15, 15, 1, 1)),
+    ("1-d filter, 101 taps, 10^6 samples", (1, 10**6, 1), (101, 1, 1)),
+)
 
 
 def naive_conv2d(x: np.ndarray, w: np.ndarray, stride: int, pad: int) -> np.ndarray:
@@ -82,17 +94,56 @@ def demo(size: int = 32, channels: int = 8, filters: int = 16, repeat: int = 3) 
 
 
 def info() -> int:
-    """Print versions, backends and devices."""
-    print(f"xconv {__version__}, Python {platform.python_version()} ({sys.platform})")
+    """Print versions, backends and devices, the BLAS library and ``auto``'s choices."""
+    print(f"xconv {__version__}, Python {platform.python_version()} ({sys.platform})\n")
+    backends = _backend.available_backends()
     found: dict[str, list[str]] = {}
-    for name, device, _ in _backend.available_backends():
+    for name, device, _ in backends:
         found.setdefault(name, []).append(device)
     rows = [
-        [name, _backend.version_of(name), ", ".join(found.get(name, [])) or "not available"]
+        [name, _backend.version_of(name), ", ".join(found.get(name, [])) or "not installed"]
         for name in _backend.CANDIDATES
     ]
     _table(["library", "version", "devices"], rows)
+    print()
+    _table(["BLAS", "version", "threads", "kernel"], _blas_rows())
+    print("\nmethod='auto' picks (float32, padding SAME):")
+    first = {name: from_numpy for name, _, from_numpy in reversed(backends)}  # first device
+    libs = list(reversed(first.items()))
+    _table(
+        ["layer", *(name for name, _ in libs)],
+        [[label, *(_auto_method(f, x, w) for _, f in libs)] for label, x, w in TYPICAL_SHAPES],
+    )
     return 0
+
+
+def _blas_rows() -> list[list[str]]:
+    """BLAS libraries loaded now: threadpoolctl's view, else NumPy's build configuration."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        threads = "? (pip install threadpoolctl)"
+        return [[str(blas.get("name")), str(blas.get("version")), threads, "-"]]
+    return [
+        [d.get("internal_api", "?"), d.get("version") or "?", str(d["num_threads"]), kernel]
+        for d in threadpool_info()
+        if d.get("user_api") == "blas"
+        for kernel in [d.get("architecture") or "-"]
+    ]
+
+
+def _auto_method(from_numpy: Callable[[Any], Any], x_shape: Sequence[int], w_shape: Any) -> str:
+    """The method ``auto`` would run for a float32 convolution of these shapes."""
+    from ._core import choose_method
+    from ._spec import conv_spec
+
+    probe = from_numpy(np.zeros(1, np.float32))
+    xp = _backend.namespace(input=probe)
+    spec = conv_spec(
+        tuple(x_shape), w_shape, strides=1, padding="SAME", dilations=1, data_format=None
+    )
+    return choose_method(xp, spec, probe.dtype, w_shape)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -104,16 +155,42 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m xconv``."""
-    parser = argparse.ArgumentParser(prog="python -m xconv", description=__doc__.splitlines()[0])
+    """Entry point of ``python -m xconv`` (and the ``xconv`` script)."""
+    from ._bench import cli
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog="python -m xconv",
+        description="xconv's command line: info, demo, bench (each has --help).",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    p_demo = sub.add_parser("demo", help="naive loop vs xconv on every backend present")
+    sub.add_parser(
+        "info",
+        help="versions, backends, devices, BLAS and what method='auto' picks",
+        description="Versions, backends and their devices, the BLAS library and its threads, "
+        "and which method 'auto' picks for a few typical layers.",
+    )
+    p_demo = sub.add_parser(
+        "demo",
+        help="naive loop vs xconv on every backend present",
+        description="The seed's example (a multichannel conv2d with padding and stride): the "
+        "naive NumPy loop against xconv on every backend installed, checked and timed.",
+    )
     p_demo.add_argument("--size", type=int, default=32, help="image height and width")
     p_demo.add_argument("--repeat", type=int, default=3, help="timed repetitions")
-    sub.add_parser("info", help="versions, backends and devices")
+    p_bench = sub.add_parser(
+        "bench",
+        help="benchmark suite: xconv beside TensorFlow, torch, JAX, SciPy",
+        description="Run the benchmark suite and print the summary table; with --out, write "
+        "results.json, results.md and (with matplotlib) results.png. Peers that are not "
+        "installed are reported as such; a progress bar needs tqdm (else plain lines).",
+    )
+    cli.add_arguments(p_bench, default_out=None)
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo(size=args.size, repeat=args.repeat)
+    if args.command == "bench":
+        return cli.run(args, ["-m", "xconv", *argv])
     return info()
 
 

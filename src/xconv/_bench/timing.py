@@ -278,6 +278,7 @@ def library_versions() -> dict[str, str | None]:
 
 def machine_info(blas_env: dict[str, Any] | None = None) -> dict[str, Any]:
     """CPU, cores, load, BLAS kernel and threads, library versions, date (UTC)."""
+    affinity: int | None
     try:
         affinity = len(os.sched_getaffinity(0))
     except AttributeError:

@@ -1,14 +1,14 @@
 """The benchmark suite: every case, every peer and xconv method, in one process.
 
-Importable (``from benchmarks.suite import run_suite, write_reports``) so that the
-command line (``python -m xconv bench``) can reuse it; ``benchmarks/run.py`` is the
-script entry point, which also cleans the BLAS environment before NumPy loads.
+Importable (``from xconv._bench.suite import run_suite, write_reports``): the command
+line (``python -m xconv bench``) and the script ``benchmarks/run.py`` both call it
+through :mod:`xconv._bench.cli`.
 
-For each case (see :mod:`benchmarks.cases`): inputs are made once (float32,
-channels-last, fixed seed); every candidate (:mod:`benchmarks.peers`) is set up, called
+For each case (see :mod:`xconv._bench.cases`): inputs are made once (float32,
+channels-last, fixed seed); every candidate (:mod:`xconv._bench.peers`) is set up, called
 once untimed and checked against the baseline's output (TensorFlow, or the first result
 when TF is missing); peak extra memory is measured in a separate call; then all are
-timed together with the protocol of :mod:`benchmarks.timing`. A method that raises
+timed together with the protocol of :mod:`xconv._bench.timing`. A method that raises
 ``ValueError`` (it does not apply to the case) is reported as "n/a". In large cases
 every candidate first runs on a slice of the input (one image, or 1/32 of the rows);
 one that would take more than ``PROBE_LIMIT_S`` per call is timed on that slice and
@@ -191,7 +191,7 @@ def run_case(
     if memory:
         for t in timed:
             c = by_key[t.key]
-            if c.memory is None:
+            if c.memory is None or c.run is None:
                 continue
             if t.first_call_s > timing.SLOW_S and not t.key.endswith("[numpy] auto"):
                 rows[t.key]["memory"] = {"how": c.memory, "peak_bytes": None, "skipped": "slow"}
@@ -222,9 +222,9 @@ def run_case(
         if row.get("status") != "ok":
             continue
         for field, ref_key in (("ratio", case.baseline), ("ratio_versus", row["versus"])):
-            ref = rows.get(ref_key) if ref_key else None
-            if ref and ref.get("status") == "ok":
-                row[field] = ref["median_s"] / row["median_s"]
+            ref_row = rows.get(ref_key) if ref_key else None
+            if ref_row and ref_row.get("status") == "ok":
+                row[field] = ref_row["median_s"] / row["median_s"]
     record["candidates"] = list(rows.values())
     return record
 
@@ -247,7 +247,7 @@ def run_suite(
     Parameters
     ----------
     cases
-        Shell patterns of case names (``benchmarks.cases``); default: all (or the quick set).
+        Shell patterns of case names (``xconv._bench.cases``); default: all (or the quick set).
     quick
         The small cases, one block, short runs: a smoke test that takes < 1 minute.
     backends
@@ -323,7 +323,7 @@ def run_suite(
 # --- reports ------------------------------------------------------------------------
 
 
-def _f(v: float | None, fmt: str = ".3g", suffix: str = "") -> str:
+def _f(v: Any, fmt: str = ".3g", suffix: str = "") -> str:
     return "-" if v is None else f"{v:{fmt}}{suffix}"
 
 
@@ -582,7 +582,7 @@ def plot_ratios(results: dict[str, Any], path: Path) -> bool:
     xconv_keys = [k for k in keys if k.startswith("xconv")]
     cmap = plt.get_cmap("viridis")
     scipy_shades = iter(["#8c564b", "#c49c94", "#e7cb94", "#bd9e39"])
-    colors = {}
+    colors: dict[str, Any] = {}
     for k in keys:
         if k in fixed:
             colors[k] = fixed[k]
@@ -618,7 +618,7 @@ def plot_ratios(results: dict[str, Any], path: Path) -> bool:
             colors="crimson",
             linestyles="--",
             lw=1.2,
-            label="target for auto (issue 5)" if n == 0 else None,
+            label="target for auto (issue 5)" if n == 0 else "_nolegend_",
         )
     ax.axhline(1.0, color="k", lw=0.8)
     ax.set_yscale("log")

@@ -18,6 +18,7 @@ plus ``auto`` on NumPy input, and ``auto`` on the other backends asked for.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -276,30 +277,6 @@ def scipy_candidates(case: Case, x: np.ndarray, w: np.ndarray) -> list[Candidate
 # --- the seed's loop ----------------------------------------------------------------
 
 
-def _seed_loop() -> Callable[..., np.ndarray]:
-    try:
-        from xconv.__main__ import naive_conv2d
-    except ImportError:
-        return _naive_conv2d
-    return naive_conv2d
-
-
-def _naive_conv2d(x: np.ndarray, w: np.ndarray, stride: int, pad: int) -> np.ndarray:
-    """The seed's loop (a copy of ``xconv.__main__.naive_conv2d``, used if that moves)."""
-    n, h, wd, _ = x.shape
-    kh, kw, _, o = w.shape
-    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-    oh, ow = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
-    out = np.zeros((n, oh, ow, o), dtype=np.result_type(x, w))
-    for b in range(n):
-        for i in range(oh):
-            for j in range(ow):
-                patch = xp[b, i * stride : i * stride + kh, j * stride : j * stride + kw, :]
-                for k in range(o):
-                    out[b, i, j, k] = np.sum(patch * w[:, :, :, k])
-    return out
-
-
 def seed_candidate(case: Case, x: np.ndarray, w: np.ndarray) -> Candidate | None:
     """The seed's loop on a slice (1 image, a few rows, columns and output channels).
 
@@ -313,7 +290,8 @@ def seed_candidate(case: Case, x: np.ndarray, w: np.ndarray) -> Candidate | None
         return _na("seed loop", "numpy", "seed", "the seed loop has no groups or dilation")
     if case.rank == 1:  # a 1-d conv is a 2-d conv of height 1
         x, w = x[:, None], w[None]
-    naive = _seed_loop()
+    from ..__main__ import naive_conv2d as naive
+
     s = case.strides
     pad = case.pads[-1][0]
     kh, kw = w.shape[:2]
@@ -371,6 +349,10 @@ def _from_numpy(backend: str) -> tuple[Callable[[np.ndarray], Any], Callable[[An
     raise ValueError(f"unknown backend {backend!r}; use numpy, torch or jax")
 
 
+def _call_and_wait(f: Callable[..., Any], a: Any, b: Any, wait: Callable[[Any], Any]) -> Any:
+    return wait(f(a, b))
+
+
 def _to_numpy_any(y: Any) -> np.ndarray:
     if hasattr(y, "detach"):
         return y.detach().cpu().numpy()
@@ -397,14 +379,12 @@ def xconv_candidates(
         if backend == "jax":
             import jax
 
-            fn = jax.jit(lambda a, b, m=m: call(a, b, m))
-
-            def run(fn: Any = fn) -> Any:
-                return wait(fn(xa, wa))
+            fn: Callable[..., Any] = jax.jit(lambda a, b, m=m: call(a, b, m))
         else:
+            fn = functools.partial(call, m=m)
 
-            def run(m: str = m) -> Any:
-                return wait(call(xa, wa, m))
+        def run(fn: Callable[..., Any] = fn) -> Any:
+            return wait(fn(xa, wa))
 
         out.append(
             Candidate(
@@ -457,7 +437,7 @@ def signal_candidates(
                     key,
                     "numpy",
                     "peer",
-                    lambda sf=sf: sf(x, w),
+                    functools.partial(sf, x, w),
                     np.asarray,
                     "tracemalloc",
                     versus=key,
@@ -477,7 +457,7 @@ def signal_candidates(
                     xkey,
                     backend,
                     "xconv",
-                    lambda xf=xf, xa=xa, wa=wa, wait=wait: wait(xf(xa, wa)),
+                    functools.partial(_call_and_wait, xf, xa, wa, wait),
                     _to_numpy_any,
                     "tracemalloc" if backend == "numpy" else "rss",
                     versus=key,

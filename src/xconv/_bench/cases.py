@@ -5,7 +5,7 @@ input, filters in TF's layout, strides, dilations and a padding string. Everythi
 peer needs beyond that (explicit pads for torch and JAX, the transposed padding, the
 FLOP count) is derived here once, so that every library computes the same thing.
 
-``op`` selects the adapter in :mod:`benchmarks.peers`:
+``op`` selects the adapter in :mod:`xconv._bench.peers`:
 
 - ``"conv"``: ``xconv.conv{1,2,3}d`` / ``tf.nn.convolution``; filters ``(*k, C/g, O)``.
 - ``"depthwise"``: ``xconv.depthwise_conv2d``; filters ``(kh, kw, C, multiplier)``.
@@ -390,7 +390,7 @@ _SIGNAL_1D = ("convolve", "fftconvolve", "oaconvolve", "ndimage.convolve")
 
 #: Hook for issue 6 ([signal]): SciPy's API on xconv beside SciPy. Not in the default
 #: run until ``xconv.signal`` exists (select them with ``--cases 'sig-*'``); the
-#: adapter is :class:`benchmarks.peers.SignalAdapter`. SciPy's direct methods are slow
+#: adapter is :class:`xconv._bench.peers.SignalAdapter`. SciPy's direct methods are slow
 #: on the large kernels: the suite caps slow candidates (see ``timing.SLOW_S``).
 SIGNAL_CASES: list[Case] = [
     _signal_case("sig-2d-5", "signal 2048², 5x5", (2048, 2048), 5, _SIGNAL_2D),
@@ -406,11 +406,9 @@ def all_cases() -> list[Case]:
 
 def signal_available() -> bool:
     """Whether xconv has its SciPy-style ``signal`` module yet (issue 6)."""
-    try:
-        import xconv.signal  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+
+    return importlib.util.find_spec("xconv.signal") is not None
 
 
 def select_cases(patterns: list[str] | None = None, *, quick: bool = False) -> list[Case]:

@@ -1,10 +1,12 @@
-"""The benchmark process's environment, set before NumPy is imported (imports nothing).
+"""The benchmark process's BLAS environment (this module imports nothing itself).
 
 Some machines set ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` for old OpenBLAS
 builds; they force NumPy's OpenBLAS onto a slower kernel (about half speed measured on
 these machines), which would make the comparison with TensorFlow and torch (which bring
-their own kernels) unfair to NumPy. The benchmark entry scripts remove them from their
-own process only, before NumPy loads OpenBLAS; tests and CI never do. The kernel that
+their own kernels) unfair to NumPy. The benchmark entry points (``python -m xconv bench``,
+``benchmarks/run.py``, ``benchmarks/crossover.py``) remove them from their own process
+only; since importing xconv loads NumPy, :func:`prepare` re-executes the command in a
+fresh interpreter without them when they are set. Tests and CI never do this. The kernel that
 ran is recorded from threadpoolctl.
 """
 
@@ -23,7 +25,7 @@ def clean_blas_env() -> dict[str, object]:
     """Remove :data:`BLAS_ENV` from this process's environment; say what was done.
 
     ``effective`` is False when NumPy was already imported (OpenBLAS read them at load
-    time): then only a fresh process helps (see ``benchmarks/run.py``'s ``main``).
+    time): then only a fresh process helps (:func:`prepare`).
     """
     loaded = "numpy" in sys.modules
     removed = {k: os.environ.pop(k) for k in BLAS_ENV if k in os.environ}
@@ -47,3 +49,17 @@ def fresh_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in BLAS_ENV}
     env[_HANDOVER] = json.dumps({k: os.environ[k] for k in BLAS_ENV if k in os.environ})
     return env
+
+
+def prepare(command: list[str]) -> dict[str, object]:
+    """Clean the BLAS environment of a benchmark process; return what was done.
+
+    When NumPy is already loaded with :data:`BLAS_ENV` set (always the case once xconv is
+    imported), re-execute ``python *command`` in a fresh interpreter without them; the
+    new process's call records what the parent removed.
+    """
+    if needs_fresh_process():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, [sys.executable, *command], fresh_env())
+    return clean_blas_env()
