@@ -184,6 +184,24 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def docs(session: nox.Session) -> None:
+    """Build the documentation into docs/_build/html and run every example in it.
+
+    ``sphinx-build -W`` (warnings are errors) for HTML, then ``-b doctest``: every
+    ``>>>`` block of the pages and of the API docstrings. Arguments go to the HTML
+    build (e.g. ``-- -E`` to rebuild everything).
+    """
+    install_torch_cpu(session)
+    session.install("-e", ".", *group("docs"))
+    for builder in ("html", "doctest"):
+        args = session.posargs if builder == "html" else ()
+        session.run(
+            "sphinx-build", "-W", "--keep-going", "-b", builder, "docs",
+            f"docs/_build/{builder}", *args,
+        )  # fmt: skip
+
+
+@nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmark xconv against TF, torch, JAX and SciPy; write benchmarks/results/.
 
