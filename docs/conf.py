@@ -75,5 +75,7 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"**": [], "api": ["sidebar-nav-bs"], "generated/*": ["sidebar-nav-bs"]}
+# no left sidebar on the single pages (it would be empty); the API keeps its section list
+_SINGLE_PAGES = ["index", "getting-started", "user-guide", "coming-from", "backends"]
+html_sidebars: dict[str, list[str]] = {p: [] for p in [*_SINGLE_PAGES, "benchmarks", "decisions"]}
 html_static_path: list[str] = []
