@@ -31,6 +31,7 @@ __all__ = [
     "conv_filter_grad",
     "conv_general",
     "conv_input_grad",
+    "prefers_fft",
     "result_dtype",
     "select_algorithm",
 ]
@@ -106,18 +107,29 @@ def choose_method(
         return "native"
     if w_shape is None:
         return "gemm"
-    taps = math.prod(w_shape[: spec.rank])
-    contraction = w_shape[-2] * (w_shape[-1] // spec.groups)
-    if contraction <= AUTO_SHIFT_MAX_CONTRACTION:
-        fft = ALGORITHMS["fft"]
-        if (
-            taps >= AUTO_FFT_MIN_TAPS
-            and all(s == 1 for s in spec.strides)
-            and fft.reason_not_applicable(spec, w_shape, dtype, xp) is None
-        ):
-            return "fft"
+    if prefers_fft(xp, spec, dtype, w_shape):
+        return "fft"
+    if w_shape[-2] * (w_shape[-1] // spec.groups) <= AUTO_SHIFT_MAX_CONTRACTION:
         return "shift"
     return "gemm"
+
+
+def prefers_fft(xp: Namespace, spec: ConvSpec, dtype: Any, w_shape: tuple[int, ...]) -> bool:
+    """Whether ``auto``'s rule for small per-group contractions picks ``fft``.
+
+    True for a per-group contraction of at most :data:`AUTO_SHIFT_MAX_CONTRACTION`
+    multiply-adds, at least :data:`AUTO_FFT_MIN_TAPS` kernel taps, stride 1, and a
+    dtype and library the FFT method applies to (floating or complex, an fft
+    extension). :func:`choose_method` asks it after ``native``; :mod:`xconv.signal`
+    asks it first, as SciPy's ``choose_conv_method`` does.
+    """
+    taps = math.prod(w_shape[: spec.rank])
+    return (
+        w_shape[-2] * (w_shape[-1] // spec.groups) <= AUTO_SHIFT_MAX_CONTRACTION
+        and taps >= AUTO_FFT_MIN_TAPS
+        and all(s == 1 for s in spec.strides)
+        and ALGORITHMS["fft"].reason_not_applicable(spec, w_shape, dtype, xp) is None
+    )
 
 
 def select_algorithm(
@@ -213,7 +225,7 @@ def _pipeline(
     if spec.channels_first:
         x = xp.permute_dims(x, spec.to_canonical)
     x = dilate_canonical(x, spec.lhs_dilations, xp=xp)
-    x = pad_canonical(x, spec.pads, spec.padding_mode, xp=xp)
+    x = pad_canonical(x, spec.pads, spec.padding_mode, xp=xp, value=spec.pad_value)
     y = _chunked(algorithm, x, w, spec, budget, xp=xp)
     if y.dtype != dtype:
         y = xp.astype(y, dtype)

@@ -1,7 +1,7 @@
 """Padding: every padding form to ``(lo, hi)`` pairs, and padding modes with standard ops.
 
 ``resolve_pads`` is pure Python on ints (TensorFlow's SAME rule lives here, once).
-``pad_canonical`` pads or crops a channels-last array with ``concat``/``take``/slicing
+``pad_canonical`` pads or crops a channels-last array with ``concat``/slicing/``flip``
 only, so it runs unchanged on every Array API namespace, lazily on Dask and under
 ``jax.jit``.
 """
@@ -145,11 +145,13 @@ def pad_indices(size: int, lo: int, hi: int, mode: str) -> list[int]:
     raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {mode!r}")
 
 
-def pad_canonical(x: Array, pads: Pads, mode: str, *, xp: Namespace) -> Array:
+def pad_canonical(x: Array, pads: Pads, mode: str, *, xp: Namespace, value: complex = 0) -> Array:
     """Pad (or, for negative entries, crop) the spatial axes ``1..rank`` of ``x``.
 
-    ``x`` is channels-last ``(N, *spatial, C)``. Zero padding concatenates zero blocks;
-    the other modes gather with :func:`take` along each axis. Only standard operations.
+    ``x`` is channels-last ``(N, *spatial, C)``. Zero padding concatenates blocks of
+    ``value`` (0 unless a SciPy-style caller asks for a constant: ``cval``,
+    ``fillvalue``); the other modes gather runs of slices along each axis. Only
+    standard operations.
     """
     for axis, (lo, hi) in enumerate(pads, start=1):
         if lo < 0 or hi < 0:
@@ -162,13 +164,46 @@ def pad_canonical(x: Array, pads: Pads, mode: str, *, xp: Namespace) -> Array:
             continue
         if mode == "zeros":
             zeros = [
-                xp.zeros(
-                    (*x.shape[:axis], w, *x.shape[axis + 1 :]), dtype=x.dtype, device=device(x)
+                xp.full(
+                    (*x.shape[:axis], w, *x.shape[axis + 1 :]),
+                    value,
+                    dtype=x.dtype,
+                    device=device(x),
                 )
                 for w in (lo, hi)
             ]
             x = xp.concat([z for z in (zeros[0], x, zeros[1]) if z.shape[axis]], axis=axis)
         else:
-            idx = xp.asarray(pad_indices(x.shape[axis], lo, hi, mode), device=device(x))
-            x = xp.take(x, idx, axis=axis)
+            x = _gather(x, axis, pad_indices(x.shape[axis], lo, hi, mode), xp=xp)
     return x
+
+
+def _gather(x: Array, axis: int, indices: list[int], *, xp: Namespace) -> Array:
+    """``take(x, indices, axis)`` built from slices, flips and broadcasts.
+
+    The padded axis is a few runs of consecutive, reversed or repeated source
+    indices; each run is a slice. A gather with an index array would do the same,
+    but Dask's ``take`` on complex data warns while it infers the dtype.
+    """
+    pieces = []
+    start = 0
+    while start < len(indices):
+        step = indices[start + 1] - indices[start] if start + 1 < len(indices) else 1
+        if step not in (-1, 0, 1):
+            step = 1
+        stop = start + 1
+        while stop < len(indices) and indices[stop] - indices[stop - 1] == step:
+            stop += 1
+        first, last = indices[start], indices[stop - 1]
+        key = [slice(None)] * x.ndim
+        key[axis] = slice(min(first, last), max(first, last) + 1)
+        piece = x[tuple(key)]
+        if step == -1:
+            piece = xp.flip(piece, axis=axis)
+        elif step == 0:
+            shape = list(piece.shape)
+            shape[axis] = stop - start
+            piece = xp.broadcast_to(piece, tuple(shape))
+        pieces.append(piece)
+        start = stop
+    return xp.concat(pieces, axis=axis) if len(pieces) > 1 else pieces[0]

@@ -156,6 +156,10 @@ class ConvSpec:
         Input dilation per spatial dimension (1 = none; >1 for transposed convolution).
     padding_mode : str
         How padded values are filled: zeros, reflect, symmetric, edge or circular.
+    pad_value : int, float or complex
+        The constant that ``"zeros"`` padding fills with: 0, except for the SciPy-style
+        functions (``cval`` of :mod:`xconv.ndimage`, ``fillvalue`` of
+        :func:`xconv.signal.convolve2d`).
     channels_first : bool
         Whether the caller's layout is ``NC...`` (permuted to canonical ``N...C``).
     """
@@ -168,6 +172,7 @@ class ConvSpec:
     lhs_dilations: tuple[int, ...] = ()
     padding_mode: str = "zeros"
     channels_first: bool = False
+    pad_value: complex = 0
 
     def __post_init__(self) -> None:
         if not self.lhs_dilations:
@@ -229,6 +234,7 @@ def conv_spec(
     dilations: Any,
     data_format: str | None,
     padding_mode: Any = "zeros",
+    pad_value: complex = 0,
     formats: Sequence[str] | None = None,
     stride_name: str = "strides",
     filters_name: str = "filters",
@@ -269,6 +275,7 @@ def conv_spec(
         channels_first,
         padding_mode,
         filters_name,
+        pad_value,
     )
 
 
@@ -289,6 +296,7 @@ def _shape_spec(
     channels_first: bool,
     padding_mode: str,
     filters_name: str,
+    pad_value: complex = 0,
 ) -> ConvSpec:
     rank = len(filter_shape) - 2
     perm = (0, *range(2, rank + 2), 1) if channels_first else tuple(range(rank + 2))
@@ -331,6 +339,7 @@ def _shape_spec(
         groups=groups,
         padding_mode=padding_mode,
         channels_first=channels_first,
+        pad_value=pad_value,
     )
 
 

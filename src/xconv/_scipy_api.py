@@ -1,0 +1,201 @@
+"""What :mod:`xconv.signal` and :mod:`xconv.ndimage` share: one translation to the core.
+
+SciPy's convolutions are single-channel: every one of them is a correlation of a
+(padded) array ``x`` with a kernel ``w`` along some axes, the other axes being
+broadcast. :func:`correlate_axes` translates that into the one core call,
+:func:`xconv._core.conv_general`, with ``C = O = 1`` in the simplest case:
+
+- axes where only ``x`` has extent go to the batch (``N``);
+- axes where both have the same extent become channel groups (a depthwise
+  convolution, ``groups = C``), so each slice sees its own kernel;
+- axes where only ``w`` has extent become the output multiplier of each group.
+
+:func:`core_method` maps SciPy's ``method`` (``"auto"``, ``"direct"``, ``"fft"``)
+to a core algorithm name. Nothing here touches a library's own functions.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+from . import _backend
+from ._core import choose_method, compute_dtype, conv_general, prefers_fft
+from ._spec import ConvSpec, conv_spec, is_sequence
+from ._typing import Array, Namespace, Pads
+
+__all__ = [
+    "check_axes",
+    "check_choice",
+    "core_method",
+    "correlate_axes",
+    "flip",
+    "is_complex",
+    "scalar",
+    "zeros",
+]
+
+#: SciPy's ``method`` values (``signal.convolve``, ``signal.correlate``).
+METHODS = ("auto", "direct", "fft")
+
+
+def check_choice(value: Any, allowed: Sequence[str], *, name: str) -> str:
+    """``value`` if it is one of the strings ``allowed``, else ``ValueError`` naming ``name``."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+    return value
+
+
+def check_axes(axes: Any, ndim: int, *, name: str = "axes") -> tuple[int, ...]:
+    """``axes`` (None = all, an int, or a sequence of ints) as unique non-negative ints."""
+    if axes is None:
+        return tuple(range(ndim))
+    from ._spec import as_int
+
+    items = axes if is_sequence(axes) else [axes]
+    found = []
+    for i, a in enumerate(items):
+        ax = as_int(a, name=f"{name}[{i}]" if is_sequence(axes) else name)
+        if not -ndim <= ax < ndim:
+            raise ValueError(f"{name}: axis {ax} is out of range for an array of {ndim} dimensions")
+        found.append(ax % ndim)
+    if len(set(found)) != len(found):
+        raise ValueError(f"{name} must be unique, got {axes!r}")
+    return tuple(found)
+
+
+def is_complex(xp: Namespace, dtype: Any) -> bool:
+    """Whether ``dtype`` is a complex floating dtype of ``xp``."""
+    return bool(xp.isdtype(dtype, "complex floating"))
+
+
+def scalar(value: Any, dtype: Any, *, xp: Namespace, name: str) -> complex:
+    """A Python number for a fill value cast to ``dtype`` as NumPy would (ints truncate).
+
+    Raises ``TypeError`` for non-numbers and ``ValueError`` for a complex value with a
+    real ``dtype``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Complex):
+        raise TypeError(f"{name} must be a real or complex number, got {value!r}")
+    if is_complex(xp, dtype):
+        return complex(value)
+    if not isinstance(value, numbers.Real):
+        raise ValueError(f"{name}={value!r} is complex but the result dtype {dtype} is real")
+    if xp.isdtype(dtype, "integral"):
+        # Integers exactly; fractions truncate, as NumPy's cast.
+        return operator.index(value) if isinstance(value, numbers.Integral) else int(float(value))
+    return float(value)
+
+
+def zeros(shape: Sequence[int], dtype: Any, *, xp: Namespace, like: Array) -> Array:
+    """Zeros of ``shape`` on ``like``'s device (zero-size shapes built safely for Dask)."""
+    device = _backend.device(like)
+    if 0 in shape:
+        return _backend.zero_size(shape, dtype, xp=xp, device=device)
+    return xp.zeros(tuple(shape), dtype=dtype, device=device)
+
+
+def flip(a: Array, axes: Sequence[int], *, xp: Namespace) -> Array:
+    """``a`` reversed along ``axes`` (unchanged for no axes)."""
+    return xp.flip(a, axis=tuple(axes)) if axes else a
+
+
+def core_method(
+    method: str, xp: Namespace, spec: ConvSpec, dtype: Any, w_shape: tuple[int, ...]
+) -> str:
+    """The core algorithm for SciPy's ``method``.
+
+    ``"fft"`` is the core's FFT; ``"auto"`` is the FFT where the core's rule prefers
+    it (:func:`xconv._core.prefers_fft`: large kernels of floating data), else the
+    direct method; ``"direct"`` is what the core's ``auto`` picks among the direct
+    methods (the library's own convolution on torch and JAX, ``shift`` for these
+    single-channel cases elsewhere), never the FFT.
+    """
+    if method == "fft":
+        return "fft"
+    cdtype = compute_dtype(xp, dtype, None)
+    if method == "auto" and prefers_fft(xp, spec, cdtype, w_shape):
+        return "fft"
+    chosen = choose_method(xp, spec, cdtype, w_shape)
+    return "shift" if chosen == "fft" else chosen
+
+
+def plan(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], axes: tuple[int, ...], pads: Pads, **kw: Any
+) -> tuple[ConvSpec, tuple[int, ...], tuple[int, ...], list[list[int]]]:
+    """The core's spec, canonical shapes and axis roles of :func:`correlate_axes`.
+
+    Reads shapes only. Returns the spec, the canonical input ``(N, *S, C)`` and filter
+    ``(*K, 1, C * M)`` shapes, and the axes grouped as ``[x_only, axes, shared,
+    w_only]`` (batch, convolved, channel groups, output multiplier).
+    """
+    others = [a for a in range(len(x_shape)) if a not in axes]
+    roles = [
+        [a for a in others if w_shape[a] == 1],
+        list(axes),
+        [a for a in others if w_shape[a] != 1 and x_shape[a] != 1],
+        [a for a in others if w_shape[a] != 1 and x_shape[a] == 1],
+    ]
+    x_only, _, shared, w_only = roles
+    c = math.prod(x_shape[a] for a in shared)
+    x_canon = (math.prod(x_shape[a] for a in x_only), *(x_shape[a] for a in axes), c)
+    w_canon = (*(w_shape[a] for a in axes), 1, c * math.prod(w_shape[a] for a in w_only))
+    spec = conv_spec(x_canon, w_canon, strides=1, padding=pads, dilations=1, data_format=None, **kw)
+    return spec, x_canon, w_canon, roles
+
+
+def correlate_axes(
+    x: Array,
+    w: Array,
+    axes: tuple[int, ...],
+    pads: Pads,
+    *,
+    xp: Namespace,
+    dtype: Any,
+    method: str = "auto",
+    padding_mode: str = "zeros",
+    pad_value: complex = 0,
+) -> Array:
+    """``y[..., n] = sum_j xpad[..., n + j] * w[..., j]`` along ``axes``, in one core call.
+
+    ``x`` and ``w`` have the same number of dimensions; ``pads`` holds one ``(lo,
+    hi)`` pair per entry of ``axes``, filled as ``padding_mode`` and ``pad_value``
+    say. Along every other axis the extents are equal or one of them is 1, and the
+    result broadcasts (see the module docstring). ``dtype`` is the core's result
+    dtype; ``method`` is SciPy's (see :func:`core_method`).
+    """
+    spec, x_canon, w_canon, roles = plan(
+        tuple(x.shape), tuple(w.shape), axes, pads, padding_mode=padding_mode, pad_value=pad_value
+    )
+    x_only, _, shared, w_only = roles
+    # x's w_only axes and w's x_only axes have extent 1: one order serves both.
+    order = (*x_only, *axes, *shared, *w_only)
+    xs = xp.reshape(xp.permute_dims(x, order), x_canon)
+    ws = xp.reshape(xp.permute_dims(w, order), w_canon)
+    chosen = core_method(method, xp, spec, dtype, w_canon)
+    y = conv_general(xs, ws, spec, xp=xp, dtype=dtype, method=chosen)
+    sizes = (
+        *(x.shape[a] for a in x_only),
+        *spec.output_sizes(x_canon[1:-1], w_canon[:-2]),
+        *(x.shape[a] for a in shared),
+        *(w.shape[a] for a in w_only),
+    )
+    inverse = [0] * len(order)
+    for i, a in enumerate(order):
+        inverse[a] = i
+    return xp.permute_dims(xp.reshape(y, sizes), tuple(inverse))
+
+
+def normalize_ints(value: Any, count: int, *, name: str) -> tuple[int, ...]:
+    """An int or a sequence of ``count`` ints (``origin``) as a tuple of ints."""
+    from ._spec import as_int
+
+    if not is_sequence(value):
+        return (as_int(value, name=name),) * count
+    values = tuple(as_int(v, name=f"{name}[{i}]") for i, v in enumerate(value))
+    if len(values) != count:
+        raise ValueError(f"{name} must be an int or {count} ints (one per axis), got {value!r}")
+    return values

@@ -1,0 +1,587 @@
+"""SciPy's ``scipy.signal`` convolutions, computed natively by every Array API library.
+
+The functions take SciPy's arguments and return SciPy's shapes and dtypes, but the
+result is an array of the inputs' own library, on their device: nothing goes through
+NumPy. Each is a translation into the one core convolution of xconv (a
+single-channel convolution, see :mod:`xconv._scipy_api`); ``method="direct"`` is
+one of the core's direct algorithms, ``method="fft"`` its FFT (with overlap-save
+blocks for long axes). SciPy is never imported.
+
+Differences from SciPy are listed in ``docs/decisions.md`` ("xconv.signal and
+xconv.ndimage"): both inputs must be arrays of one library; booleans are refused;
+integer inputs never go to the FFT under ``method="auto"``; empty inputs give
+zero-filled results of the shapes that the formulas below give.
+
+Output sizes per axis, for inputs of sizes ``n1`` and ``n2``: ``"full"``
+``n1 + n2 - 1``; ``"same"`` ``n1`` (centred on the full output, its start at
+``(n2 - 1) // 2``; ``n2 // 2`` for :func:`correlate2d`, as SciPy); ``"valid"``
+``|n1 - n2| + 1``, where one input must be at least as large as the other in every
+dimension (SciPy swaps them when the second is the larger).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable
+from typing import Any, Literal, TypeAlias
+
+from . import _backend
+from ._core import result_dtype
+from ._scipy_api import (
+    METHODS,
+    check_axes,
+    check_choice,
+    core_method,
+    correlate_axes,
+    flip,
+    is_complex,
+    plan,
+    scalar,
+    zeros,
+)
+from ._typing import Array, Namespace, Pads
+
+__all__ = [
+    "choose_conv_method",
+    "convolve",
+    "convolve2d",
+    "correlate",
+    "correlate2d",
+    "fftconvolve",
+    "oaconvolve",
+]
+
+Mode: TypeAlias = Literal["full", "same", "valid"]
+Method: TypeAlias = Literal["auto", "direct", "fft"]
+Boundary: TypeAlias = Literal["fill", "pad", "wrap", "circular", "symm", "symmetric"]
+
+MODES = ("full", "same", "valid")
+#: convolve2d's ``boundary`` names (with SciPy's aliases) -> the core's padding modes.
+BOUNDARIES = {
+    "fill": "zeros",
+    "pad": "zeros",
+    "wrap": "circular",
+    "circular": "circular",
+    "symm": "symmetric",
+    "symmetric": "symmetric",
+}
+#: What each function computes: ``convolve`` (convolve, convolve2d), ``correlate``
+#: (conjugates ``in2``) and ``correlate2d`` (like correlate, with SciPy's centring
+#: of ``same`` and its unconjugated result when ``valid`` swaps the inputs).
+_Kind: TypeAlias = Literal["convolve", "correlate", "correlate2d"]
+
+
+# --- shapes ----------------------------------------------------------------------------
+
+
+def _swap_for_valid(mode: str, s1: tuple[int, ...], s2: tuple[int, ...], axes: Any) -> bool:
+    """Whether ``valid`` mode swaps the inputs (``in2`` larger); ``ValueError`` if neither is."""
+    if mode != "valid" or not axes:
+        return False
+    ok1 = all(s1[a] >= s2[a] for a in axes)
+    ok2 = all(s2[a] >= s1[a] for a in axes)
+    if not (ok1 or ok2):
+        raise ValueError(
+            f"for mode='valid', in1 or in2 must be at least as large as the other in every "
+            f"dimension, got shapes {s1} and {s2}"
+        )
+    return not ok1
+
+
+def _pads(mode: str, n: int, k: int, start: int) -> tuple[int, int]:
+    """The core's padding of an ``n``-long input for a ``k``-tap kernel.
+
+    ``full``: ``k - 1`` on both sides; ``valid``: none (or ``k - n`` on both sides
+    when the kernel is the longer, which gives ``k - n + 1`` outputs); ``same``: the
+    output ``[start, start + n)`` of the full one.
+    """
+    if mode == "full":
+        return k - 1, k - 1
+    if mode == "same":
+        return k - 1 - start, start
+    return max(k - n, 0), max(k - n, 0)
+
+
+def _empty_shape(mode: str, s1: tuple[int, ...], s2: tuple[int, ...]) -> tuple[int, ...]:
+    """The output shape by the size formulas (for empty inputs: a sum over nothing)."""
+    if mode == "full":
+        return tuple(max(a + b - 1, 0) for a, b in zip(s1, s2, strict=True))
+    if mode == "same":
+        return s1
+    return tuple(abs(a - b) + 1 for a, b in zip(s1, s2, strict=True))
+
+
+def _linear_plan(
+    mode: str, s1: tuple[int, ...], s2: tuple[int, ...], kind: _Kind, zero_fill: bool
+) -> tuple[bool, Pads]:
+    """Whether the core's input is ``in2`` (swapped), and the core's pads.
+
+    ``valid`` swaps when ``in2`` is the larger (SciPy); ``full`` swaps when ``in2`` has
+    more elements and the padding is zeros, so that the smaller array is the kernel.
+    """
+    axes = range(len(s1))
+    swap = _swap_for_valid(mode, s1, s2, axes) or (
+        mode == "full" and zero_fill and math.prod(s2) > math.prod(s1)
+    )
+    n, k = (s2, s1) if swap else (s1, s2)
+    pads = tuple(
+        _pads(mode, n[a], k[a], k[a] // 2 if kind == "correlate2d" else (k[a] - 1) // 2)
+        for a in axes
+    )
+    return swap, pads
+
+
+def _operands(
+    a: Array, b: Array, kind: _Kind, swap: bool, mode: str, xp: Namespace
+) -> tuple[Array, Array]:
+    """The core's input ``x`` and kernel ``w``: the core correlates, SciPy convolves.
+
+    ``convolve(a, b)`` correlates ``a`` with ``flip(b)``, ``correlate(a, b)`` with
+    ``conj(b)``. Swapped (convolution commutes): ``b`` with ``flip(a)``, and for a
+    correlation, ``flip(conj(b))`` with ``flip(a)``; SciPy's ``correlate2d`` returns
+    the conjugate of that when ``valid`` swaps its inputs.
+    """
+    axes = tuple(range(a.ndim))
+
+    def conj(u: Array) -> Array:
+        return xp.conj(u) if is_complex(xp, u.dtype) else u
+
+    if not swap:
+        return a, flip(b, axes, xp=xp) if kind == "convolve" else conj(b)
+    if kind == "convolve":
+        return b, flip(a, axes, xp=xp)
+    if kind == "correlate2d" and mode == "valid":
+        return flip(b, axes, xp=xp), flip(conj(a), axes, xp=xp)
+    return flip(conj(b), axes, xp=xp), flip(a, axes, xp=xp)
+
+
+def _check(xp: Namespace, in1: Array, in2: Array, mode: Any, method: Any = "auto") -> Any:
+    """Check modes and dimensions; the result dtype (``xp.result_type``)."""
+    dtype = result_dtype(xp, in1, in2, names=("in1", "in2"))
+    check_choice(mode, MODES, name="mode")
+    check_choice(method, METHODS, name="method")
+    if in1.ndim != in2.ndim:
+        raise ValueError(
+            f"in1 and in2 must have the same number of dimensions, got shapes "
+            f"{tuple(in1.shape)} and {tuple(in2.shape)}"
+        )
+    return dtype
+
+
+def _linear(
+    in1: Array,
+    in2: Array,
+    mode: str,
+    method: str,
+    kind: _Kind,
+    boundary: str = "fill",
+    fillvalue: Any = 0,
+) -> Array:
+    """:func:`convolve`, :func:`correlate`, :func:`convolve2d` and :func:`correlate2d`."""
+    xp = _backend.namespace(in1=in1, in2=in2)
+    dtype = _check(xp, in1, in2, mode, method)
+    padding_mode = BOUNDARIES[check_choice(boundary, tuple(BOUNDARIES), name="boundary")]
+    value = scalar(fillvalue, dtype, xp=xp, name="fillvalue")
+    if in1.ndim == 0:
+        return xp.multiply(in1, _operands(in1, in2, kind, False, mode, xp)[1])
+    s1, s2 = tuple(in1.shape), tuple(in2.shape)
+    swap, pads = _linear_plan(mode, s1, s2, kind, padding_mode == "zeros" and value == 0)
+    if 0 in s1 or 0 in s2:
+        return zeros(_empty_shape(mode, s1, s2), dtype, xp=xp, like=in1)
+    x, w = _operands(in1, in2, kind, swap, mode, xp)
+    # SciPy's method="fft" on integers: transform in float64, round, cast back.
+    rounded = method == "fft" and xp.isdtype(dtype, "integral")
+    y = correlate_axes(
+        x,
+        w,
+        tuple(range(x.ndim)),
+        pads,
+        xp=xp,
+        dtype=xp.float64 if rounded else dtype,
+        method=method,
+        padding_mode=padding_mode,
+        pad_value=value,
+    )
+    return xp.astype(xp.round(y), dtype) if rounded else y
+
+
+# --- public functions ------------------------------------------------------------------
+
+
+def convolve(in1: Array, in2: Array, mode: Mode = "full", method: Method = "auto") -> Array:
+    """Convolve two N-d arrays, as ``scipy.signal.convolve``.
+
+    Parameters
+    ----------
+    in1 : array
+        First input.
+    in2 : array
+        Second input, with as many dimensions as ``in1`` (0-d inputs multiply).
+    mode : {"full", "same", "valid"}, optional
+        Output size per axis: ``n1 + n2 - 1``, ``n1`` (centred on the full output)
+        or ``|n1 - n2| + 1`` (one input must be at least as large as the other in
+        every dimension).
+    method : {"auto", "direct", "fft"}, optional
+        ``"direct"`` sums products (exact for integers), ``"fft"`` multiplies spectra
+        (integers are rounded back), ``"auto"`` chooses as
+        :func:`choose_conv_method` says.
+
+    Returns
+    -------
+    array
+        ``in1`` convolved with ``in2``, an array of the inputs' library on their
+        device, of dtype ``result_type(in1, in2)``.
+
+    Raises
+    ------
+    TypeError
+        Non-arrays, arrays of different libraries, non-numeric dtypes.
+    ValueError
+        Unknown ``mode`` or ``method``, different numbers of dimensions, ``"valid"``
+        with neither input the larger.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xconv import signal
+    >>> signal.convolve(np.array([1, 2, 3]), np.array([0, 1, 0.5]))
+    array([0. , 1. , 2.5, 4. , 1.5])
+    >>> signal.convolve(np.array([1, 2, 3]), np.array([1, 1]), mode="same")
+    array([1, 3, 5])
+    >>> signal.convolve(np.ones((2, 2)), np.ones((3, 4)), mode="valid")  # swapped
+    array([[4., 4., 4.],
+           [4., 4., 4.]])
+    """
+    return _linear(in1, in2, mode, method, "convolve")
+
+
+def correlate(in1: Array, in2: Array, mode: Mode = "full", method: Method = "auto") -> Array:
+    """Cross-correlate two N-d arrays, as ``scipy.signal.correlate``.
+
+    ``z[k] = sum_l in1[l + k - (n2 - 1)] * conj(in2[l])`` for the full output: the
+    second input is conjugated. Parameters, return value and errors as in
+    :func:`convolve`.
+
+    Parameters
+    ----------
+    in1, in2 : array
+        Inputs with the same number of dimensions.
+    mode : {"full", "same", "valid"}, optional
+        Output size, as in :func:`convolve`.
+    method : {"auto", "direct", "fft"}, optional
+        Algorithm, as in :func:`convolve`.
+
+    Returns
+    -------
+    array
+        The correlation, of dtype ``result_type(in1, in2)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xconv import signal
+    >>> signal.correlate(np.array([1, 2, 3]), np.array([0, 1, 0.5]))
+    array([0.5, 2. , 3.5, 3. , 0. ])
+    >>> signal.correlate(np.array([1j, 2]), np.array([1j]))
+    array([1.+0.j, 0.-2.j])
+    """
+    return _linear(in1, in2, mode, method, "correlate")
+
+
+def convolve2d(
+    in1: Array,
+    in2: Array,
+    mode: Mode = "full",
+    boundary: Boundary = "fill",
+    fillvalue: complex = 0,
+) -> Array:
+    """Convolve two 2-d arrays with a boundary condition, as ``scipy.signal.convolve2d``.
+
+    SciPy's twin is a direct loop; here ``method="auto"`` of :func:`convolve`
+    applies, so large kernels of floating data go through the FFT.
+
+    Parameters
+    ----------
+    in1, in2 : array
+        2-d inputs.
+    mode : {"full", "same", "valid"}, optional
+        Output size, as in :func:`convolve`.
+    boundary : {"fill", "wrap", "symm"}, optional
+        How ``in1`` is extended: with ``fillvalue`` (alias ``"pad"``), periodically
+        (alias ``"circular"``) or mirrored with the edge repeated (alias
+        ``"symmetric"``). Irrelevant for ``"valid"``.
+    fillvalue : number, optional
+        The value of ``"fill"``; cast to the result dtype (integers truncate).
+
+    Returns
+    -------
+    array
+        The convolution, of dtype ``result_type(in1, in2)``.
+
+    Raises
+    ------
+    TypeError
+        Non-arrays, different libraries, non-numeric dtypes or ``fillvalue``.
+    ValueError
+        Inputs that are not 2-d, unknown ``mode`` or ``boundary``, a complex
+        ``fillvalue`` for a real result, ``"valid"`` with neither input the larger.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xconv import signal
+    >>> x = np.arange(9.0).reshape(3, 3)
+    >>> signal.convolve2d(x, np.ones((2, 2)), mode="same", boundary="wrap")
+    array([[16., 14., 18.],
+           [10.,  8., 12.],
+           [22., 20., 24.]])
+    """
+    _check_2d(in1, in2, "convolve2d")
+    return _linear(in1, in2, mode, "auto", "convolve", boundary, fillvalue)
+
+
+def correlate2d(
+    in1: Array,
+    in2: Array,
+    mode: Mode = "full",
+    boundary: Boundary = "fill",
+    fillvalue: complex = 0,
+) -> Array:
+    """Cross-correlate two 2-d arrays, as ``scipy.signal.correlate2d``.
+
+    As :func:`convolve2d` with ``in2`` conjugated and not flipped. Two SciPy quirks
+    are kept: ``"same"`` centres on the full output at ``n2 // 2`` (not
+    ``(n2 - 1) // 2`` as :func:`correlate`), and when ``"valid"`` swaps the inputs the
+    result is not conjugated back (it is the conjugate of :func:`correlate`'s).
+
+    Parameters
+    ----------
+    in1, in2 : array
+        2-d inputs.
+    mode : {"full", "same", "valid"}, optional
+        Output size.
+    boundary : {"fill", "wrap", "symm"}, optional
+        How ``in1`` is extended, as in :func:`convolve2d`.
+    fillvalue : number, optional
+        The value of ``"fill"``.
+
+    Returns
+    -------
+    array
+        The correlation, of dtype ``result_type(in1, in2)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xconv import signal
+    >>> x = np.arange(9).reshape(3, 3)
+    >>> signal.correlate2d(x, np.array([[1, -1]]), mode="same", boundary="symm")
+    array([[-1, -1,  0],
+           [-1, -1,  0],
+           [-1, -1,  0]])
+    """
+    _check_2d(in1, in2, "correlate2d")
+    return _linear(in1, in2, mode, "auto", "correlate2d", boundary, fillvalue)
+
+
+def _check_2d(in1: Array, in2: Array, name: str) -> None:
+    _backend.namespace(in1=in1, in2=in2)
+    if not in1.ndim == in2.ndim == 2:
+        raise ValueError(
+            f"{name} inputs in1 and in2 must both be 2-d, got shapes "
+            f"{tuple(in1.shape)} and {tuple(in2.shape)}"
+        )
+
+
+def _fft_dtype(xp: Namespace, dtype: Any) -> Any:
+    """The dtype SciPy's FFTs give a real or complex input (integers: float64)."""
+    if xp.isdtype(dtype, "integral"):
+        return xp.float64
+    if xp.isdtype(dtype, "real floating") and xp.finfo(dtype).bits < 32:
+        return xp.float32
+    return dtype
+
+
+def _frequency(in1: Array, in2: Array, mode: str, axes: Any) -> Array:
+    """:func:`fftconvolve` and :func:`oaconvolve`: the core's FFT along ``axes``."""
+    xp = _backend.namespace(in1=in1, in2=in2)
+    _check(xp, in1, in2, mode)
+    dtype = xp.result_type(_fft_dtype(xp, in1.dtype), _fft_dtype(xp, in2.dtype))
+    if in1.ndim == 0:
+        return xp.multiply(in1, in2)
+    if axes is not None and not check_axes(axes, in1.ndim):
+        raise ValueError("axes cannot be empty when given")
+    conv_axes = check_axes(axes, in1.ndim)
+    s1, s2 = tuple(in1.shape), tuple(in2.shape)
+    if 0 in s1 or 0 in s2:
+        return zeros((0,), dtype, xp=xp, like=in1)  # SciPy's empty result
+    for a in range(in1.ndim):
+        if a not in conv_axes and s1[a] != s2[a] and 1 not in (s1[a], s2[a]):
+            raise ValueError(
+                f"in1 and in2 must have equal extents, or one of them 1, along the axes "
+                f"not convolved; got shapes {s1} and {s2} (axes={axes!r})"
+            )
+    # As SciPy: axes where either input has extent 1 are a broadcast product and do
+    # not count towards the valid-mode comparison.
+    swap = _swap_for_valid(mode, s1, s2, [a for a in conv_axes if 1 not in (s1[a], s2[a])])
+    if mode == "same":  # SciPy centres un-convolved axes too: in1's extent 1 keeps in2's middle
+        index = tuple(
+            slice((s2[a] - 1) // 2, (s2[a] + 1) // 2)
+            if a not in conv_axes and s1[a] == 1
+            else slice(None)
+            for a in range(in2.ndim)
+        )
+        in2 = in2[index]
+    x, k = (in2, in1) if swap else (in1, in2)
+    pads = tuple(_pads(mode, x.shape[a], k.shape[a], (k.shape[a] - 1) // 2) for a in conv_axes)
+    w = flip(k, conv_axes, xp=xp)
+    return correlate_axes(x, w, conv_axes, pads, xp=xp, dtype=dtype, method="fft")
+
+
+def fftconvolve(in1: Array, in2: Array, mode: Mode = "full", axes: Any = None) -> Array:
+    """Convolve two N-d arrays with the FFT, as ``scipy.signal.fftconvolve``.
+
+    Parameters
+    ----------
+    in1, in2 : array
+        Inputs with the same number of dimensions; along axes not in ``axes`` their
+        extents must be equal or one of them 1 (the result broadcasts there).
+    mode : {"full", "same", "valid"}, optional
+        Output size along ``axes``, as in :func:`convolve`.
+    axes : int or sequence of int, optional
+        The axes to convolve over (default: all).
+
+    Returns
+    -------
+    array
+        The convolution, of SciPy's dtype: complex if an input is complex, else
+        real floating (integers give float64, float16 gives float32). Empty inputs
+        give SciPy's empty result, of shape ``(0,)``.
+
+    Raises
+    ------
+    TypeError
+        Non-arrays, different libraries, non-numeric dtypes.
+    ValueError
+        Unknown ``mode``, bad ``axes``, incompatible shapes, ``"valid"`` with neither
+        input the larger, or a library without an fft extension.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xconv import signal
+    >>> signal.fftconvolve(np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0, 0.5]))
+    array([0. , 1. , 2.5, 4. , 1.5])
+    >>> rows = np.ones((3, 8))
+    >>> signal.fftconvolve(rows, np.array([[1.0, -1.0]]), mode="valid", axes=1).shape
+    (3, 7)
+    """
+    return _frequency(in1, in2, mode, axes)
+
+
+def oaconvolve(in1: Array, in2: Array, mode: Mode = "full", axes: Any = None) -> Array:
+    """Convolve two N-d arrays by overlapping blocks, as ``scipy.signal.oaconvolve``.
+
+    The core's FFT already cuts long axes into blocks where that is cheaper
+    (overlap-save rather than SciPy's overlap-add: the same result), so this is
+    :func:`fftconvolve` under SciPy's other name. Parameters, return value and
+    errors as there.
+
+    Parameters
+    ----------
+    in1, in2 : array
+        Inputs with the same number of dimensions.
+    mode : {"full", "same", "valid"}, optional
+        Output size along ``axes``.
+    axes : int or sequence of int, optional
+        The axes to convolve over (default: all).
+
+    Returns
+    -------
+    array
+        The convolution, of the dtype :func:`fftconvolve` gives.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xconv import signal
+    >>> y = signal.oaconvolve(np.ones(10_000), np.ones(50) / 50, mode="same")
+    >>> y.shape, round(float(y[5_000]), 12)
+    ((10000,), 1.0)
+    """
+    return _frequency(in1, in2, mode, axes)
+
+
+def choose_conv_method(
+    in1: Array, in2: Array, mode: Mode = "full", measure: bool = False
+) -> str | tuple[str, dict[str, float]]:
+    """The method :func:`convolve` and :func:`correlate` use, as SciPy's twin.
+
+    Without ``measure`` the choice reads shapes and dtypes only (never the data):
+    ``"fft"`` for large kernels of floating data where the library has an fft
+    extension (the core's rule, ``xconv._core.prefers_fft``), else ``"direct"``.
+    Integer inputs always get ``"direct"`` (exact).
+
+    Parameters
+    ----------
+    in1, in2 : array
+        The inputs that would be convolved.
+    mode : {"full", "same", "valid"}, optional
+        The mode they would be convolved in.
+    measure : bool, optional
+        Time both methods (best of three runs after one warm-up, waiting for the
+        result) and return the faster with the times.
+
+    Returns
+    -------
+    method : str
+        ``"direct"`` or ``"fft"``.
+    times : dict of str to float
+        With ``measure=True`` only: seconds per method (``inf`` where the method
+        does not apply).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xconv import signal
+    >>> signal.choose_conv_method(np.ones(1000), np.ones(5))
+    'direct'
+    >>> signal.choose_conv_method(np.ones((256, 256)), np.ones((15, 15)))
+    'fft'
+    >>> signal.choose_conv_method(np.ones(1000, dtype=int), np.ones(500, dtype=int))
+    'direct'
+    >>> method, times = signal.choose_conv_method(np.ones(64), np.ones(3), measure=True)
+    >>> sorted(times)
+    ['direct', 'fft']
+    """
+    if measure:
+        times: dict[str, float] = {
+            m: _seconds(functools.partial(convolve, in1, in2, mode, m)) for m in ("fft", "direct")
+        }
+        return min(times, key=lambda m: times[m]), times
+    xp = _backend.namespace(in1=in1, in2=in2)
+    dtype = _check(xp, in1, in2, mode)
+    s1, s2 = tuple(in1.shape), tuple(in2.shape)
+    swap, pads = _linear_plan(mode, s1, s2, "convolve", True)
+    if in1.ndim == 0 or 0 in s1 or 0 in s2:
+        return "direct"
+    x_shape, w_shape = (s2, s1) if swap else (s1, s2)
+    axes = tuple(range(in1.ndim))
+    spec, _, w_canon, _ = plan(x_shape, w_shape, axes, pads)
+    return "fft" if core_method("auto", xp, spec, dtype, w_canon) == "fft" else "direct"
+
+
+def _seconds(run: Callable[[], Array]) -> float:
+    """Best time of three calls of ``run`` after a warm-up; ``inf`` if it does not apply."""
+    try:
+        _backend.finish(run())
+    except ValueError:  # e.g. no fft extension: the method is not a candidate
+        return math.inf
+    best = math.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        _backend.finish(run())
+        best = min(best, time.perf_counter() - start)
+    return best
