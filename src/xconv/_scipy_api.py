@@ -20,7 +20,7 @@ import math
 import numbers
 import operator
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import _backend
 from ._core import choose_method, compute_dtype, conv_general, prefers_fft
@@ -147,26 +147,33 @@ def plan(
     return spec, x_canon, w_canon, roles
 
 
+class Extension(NamedTuple):
+    """How the input is extended along the filtered axes: one ``(lo, hi)`` pair per
+    axis, filled as the core's ``padding_mode`` ``mode`` (``value`` for zeros)."""
+
+    pads: Pads
+    mode: str = "zeros"
+    value: complex = 0
+
+
 def correlate_axes(
     x: Array,
     w: Array,
     axes: tuple[int, ...],
-    pads: Pads,
+    extension: Extension,
     *,
     xp: Namespace,
     dtype: Any,
     method: str = "auto",
-    padding_mode: str = "zeros",
-    pad_value: complex = 0,
 ) -> Array:
     """``y[..., n] = sum_j xpad[..., n + j] * w[..., j]`` along ``axes``, in one core call.
 
-    ``x`` and ``w`` have the same number of dimensions; ``pads`` holds one ``(lo,
-    hi)`` pair per entry of ``axes``, filled as ``padding_mode`` and ``pad_value``
-    say. Along every other axis the extents are equal or one of them is 1, and the
+    ``x`` and ``w`` have the same number of dimensions; ``xpad`` is ``x`` extended
+    along ``axes`` as ``extension`` says. Along every other axis the extents are equal or one of them is 1, and the
     result broadcasts (see the module docstring). ``dtype`` is the core's result
     dtype; ``method`` is SciPy's (see :func:`core_method`).
     """
+    pads, padding_mode, pad_value = extension
     spec, x_canon, w_canon, roles = plan(
         tuple(x.shape), tuple(w.shape), axes, pads, padding_mode=padding_mode, pad_value=pad_value
     )

@@ -27,11 +27,13 @@ integers truncate, as SciPy's cast does).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Literal, TypeAlias
 
 from . import _backend
 from ._core import result_dtype
 from ._scipy_api import (
+    Extension,
     check_axes,
     check_choice,
     correlate_axes,
@@ -201,11 +203,9 @@ def _filter(
             input,
             xp.reshape(weights, tuple(full)),
             conv_axes,
-            pads,
+            Extension(pads, padding_mode, value),
             xp=xp,
             dtype=dtype,
-            padding_mode=padding_mode,
-            pad_value=value,
         )
         if y.dtype != out_dtype:
             y = xp.astype(y, out_dtype)
@@ -269,59 +269,57 @@ def _doc(summary: str, one_d: bool, examples: str) -> str:
             "\naxes : int or sequence of int, optional\n"
             "    The axes to filter (default: all); ``weights`` has one dimension per axis."
         )
+    imports = ">>> import numpy as np\n>>> from xconv import ndimage\n"
     return (
-        f"{summary}\n\nParameters\n----------\n{params}\n{_RETURNS}\nExamples\n--------\n{examples}"
+        f"{summary}\n\nParameters\n----------\n{params}\n{_RETURNS}\nExamples\n--------\n"
+        f"{imports}{examples}"
     )
 
 
-def correlate(
-    input: Array,
-    weights: Any,
-    output: Any = None,
-    mode: Mode = "reflect",
-    cval: complex = 0.0,
-    origin: int | tuple[int, ...] = 0,
-    *,
-    axes: Any = None,
-) -> Array:
-    return _filter(input, weights, output, mode, cval, origin, axes, convolution=False)
+def _nd(convolution: bool) -> Callable[..., Array]:
+    """``correlate`` (``convolution=False``) or ``convolve``: the signature once."""
+
+    def nd_filter(
+        input: Array,
+        weights: Any,
+        output: Any = None,
+        mode: Mode = "reflect",
+        cval: complex = 0.0,
+        origin: int | tuple[int, ...] = 0,
+        *,
+        axes: Any = None,
+    ) -> Array:
+        return _filter(input, weights, output, mode, cval, origin, axes, convolution=convolution)
+
+    return _named(nd_filter, "convolve" if convolution else "correlate")
 
 
-def convolve(
-    input: Array,
-    weights: Any,
-    output: Any = None,
-    mode: Mode = "reflect",
-    cval: complex = 0.0,
-    origin: int | tuple[int, ...] = 0,
-    *,
-    axes: Any = None,
-) -> Array:
-    return _filter(input, weights, output, mode, cval, origin, axes, convolution=True)
+def _one_d(convolution: bool) -> Callable[..., Array]:
+    """``correlate1d`` or ``convolve1d`` (SciPy puts ``axis`` third)."""
+
+    def filter_1d(
+        input: Array,
+        weights: Any,
+        axis: int = -1,
+        output: Any = None,
+        mode: Mode = "reflect",
+        cval: complex = 0.0,
+        origin: int = 0,
+    ) -> Array:
+        return _filter(
+            input, weights, output, mode, cval, origin, _axis(axis), convolution=convolution
+        )
+
+    return _named(filter_1d, "convolve1d" if convolution else "correlate1d")
 
 
-def correlate1d(
-    input: Array,
-    weights: Any,
-    axis: int = -1,
-    output: Any = None,
-    mode: Mode = "reflect",
-    cval: complex = 0.0,
-    origin: int = 0,
-) -> Array:
-    return _filter(input, weights, output, mode, cval, origin, _axis(axis), convolution=False)
+def _named(func: Callable[..., Array], name: str) -> Callable[..., Array]:
+    func.__name__ = func.__qualname__ = name
+    return func
 
 
-def convolve1d(
-    input: Array,
-    weights: Any,
-    axis: int = -1,
-    output: Any = None,
-    mode: Mode = "reflect",
-    cval: complex = 0.0,
-    origin: int = 0,
-) -> Array:
-    return _filter(input, weights, output, mode, cval, origin, _axis(axis), convolution=True)
+correlate, convolve = _nd(False), _nd(True)
+correlate1d, convolve1d = _one_d(False), _one_d(True)
 
 
 def _axis(axis: Any) -> tuple[int, ...]:
@@ -336,9 +334,7 @@ correlate.__doc__ = _doc(
 ``out[i] = sum_j weights[j] * input_ext[i + j - c]`` with ``c = weights.shape // 2 +
 origin``; complex weights are conjugated (SciPy >= 1.6).""",
     False,
-    """>>> import numpy as np
->>> from xconv import ndimage
->>> x = np.arange(12.0).reshape(3, 4)
+    """>>> x = np.arange(12.0).reshape(3, 4)
 >>> ndimage.correlate(x, np.ones((3, 3)) / 9, mode="nearest").round(2)
 array([[1.67, 2.33, 3.33, 4.  ],
        [4.33, 5.  , 6.  , 6.67],
@@ -355,27 +351,18 @@ convolve.__doc__ = _doc(
 :func:`correlate` with the weights flipped and the origin negated (minus one more
 for even extents, so that an even kernel's centre stays at ``n // 2``).""",
     False,
-    """>>> import numpy as np
->>> from xconv import ndimage
->>> ndimage.convolve(np.array([1, 2, 0, 0]), np.array([1, 1, 1]), mode="wrap")
+    """>>> ndimage.convolve(np.array([1, 2, 0, 0]), np.array([1, 1, 1]), mode="wrap")
 array([3, 3, 2, 1])
 """,
 )
-correlate1d.__doc__ = _doc(
-    "One-dimensional correlation along ``axis``, as ``scipy.ndimage.correlate1d``.",
-    True,
-    """>>> import numpy as np
->>> from xconv import ndimage
->>> ndimage.correlate1d(np.array([2, 8, 0, 4, 1, 9, 9, 0]), [1, 3])
-array([ 8, 26,  8, 12,  7, 28, 36,  9])
-""",
-)
-convolve1d.__doc__ = _doc(
-    "One-dimensional convolution along ``axis``, as ``scipy.ndimage.convolve1d``.",
-    True,
-    """>>> import numpy as np
->>> from xconv import ndimage
->>> ndimage.convolve1d(np.array([2, 8, 0, 4, 1, 9, 9, 0]), [1, 3])
-array([14, 24,  4, 13, 12, 36, 27,  0])
-""",
-)
+for _func, _result in (
+    (correlate1d, "array([ 8, 26,  8, 12,  7, 28, 36,  9])"),
+    (convolve1d, "array([14, 24,  4, 13, 12, 36, 27,  0])"),
+):
+    _kind = "convolution" if _func is convolve1d else "correlation"
+    _func.__doc__ = _doc(
+        f"One-dimensional {_kind} along ``axis``, as ``scipy.ndimage.{_func.__name__}``.",
+        True,
+        f">>> ndimage.{_func.__name__}(np.array([2, 8, 0, 4, 1, 9, 9, 0]), [1, 3])\n{_result}\n",
+    )
+del _func, _result, _kind

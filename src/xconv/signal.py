@@ -31,6 +31,7 @@ from . import _backend
 from ._core import result_dtype
 from ._scipy_api import (
     METHODS,
+    Extension,
     check_axes,
     check_choice,
     core_method,
@@ -197,12 +198,10 @@ def _linear(
         x,
         w,
         tuple(range(x.ndim)),
-        pads,
+        Extension(pads, padding_mode, value),
         xp=xp,
         dtype=xp.float64 if rounded else dtype,
         method=method,
-        padding_mode=padding_mode,
-        pad_value=value,
     )
     return xp.astype(xp.round(y), dtype) if rounded else y
 
@@ -266,12 +265,8 @@ def correlate(in1: Array, in2: Array, mode: Mode = "full", method: Method = "aut
 
     Parameters
     ----------
-    in1, in2 : array
-        Inputs with the same number of dimensions.
-    mode : {"full", "same", "valid"}, optional
-        Output size, as in :func:`convolve`.
-    method : {"auto", "direct", "fft"}, optional
-        Algorithm, as in :func:`convolve`.
+    in1, in2, mode, method
+        As in :func:`convolve`.
 
     Returns
     -------
@@ -282,22 +277,34 @@ def correlate(in1: Array, in2: Array, mode: Mode = "full", method: Method = "aut
     --------
     >>> import numpy as np
     >>> from xconv import signal
-    >>> signal.correlate(np.array([1, 2, 3]), np.array([0, 1, 0.5]))
-    array([0.5, 2. , 3.5, 3. , 0. ])
+    >>> signal.correlate(np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.5]), mode="valid")
+    array([2. , 3.5])
     >>> signal.correlate(np.array([1j, 2]), np.array([1j]))
     array([1.+0.j, 0.-2.j])
     """
     return _linear(in1, in2, mode, method, "correlate")
 
 
-def convolve2d(
-    in1: Array,
-    in2: Array,
-    mode: Mode = "full",
-    boundary: Boundary = "fill",
-    fillvalue: complex = 0,
-) -> Array:
-    """Convolve two 2-d arrays with a boundary condition, as ``scipy.signal.convolve2d``.
+def _two_d(kind: Literal["convolve", "correlate2d"]) -> Callable[..., Array]:
+    """``convolve2d`` or ``correlate2d``: SciPy's signature, written once."""
+    name = "convolve2d" if kind == "convolve" else "correlate2d"
+
+    def two_d(
+        in1: Array,
+        in2: Array,
+        mode: Mode = "full",
+        boundary: Boundary = "fill",
+        fillvalue: complex = 0,
+    ) -> Array:
+        _check_2d(in1, in2, name)
+        return _linear(in1, in2, mode, "auto", kind, boundary, fillvalue)
+
+    two_d.__name__ = two_d.__qualname__ = name
+    return two_d
+
+
+convolve2d = _two_d("convolve")
+convolve2d.__doc__ = """Convolve two 2-d arrays with a boundary condition, as ``scipy.signal.convolve2d``.
 
     SciPy's twin is a direct loop; here ``method="auto"`` of :func:`convolve`
     applies, so large kernels of floating data go through the FFT.
@@ -338,18 +345,8 @@ def convolve2d(
            [10.,  8., 12.],
            [22., 20., 24.]])
     """
-    _check_2d(in1, in2, "convolve2d")
-    return _linear(in1, in2, mode, "auto", "convolve", boundary, fillvalue)
-
-
-def correlate2d(
-    in1: Array,
-    in2: Array,
-    mode: Mode = "full",
-    boundary: Boundary = "fill",
-    fillvalue: complex = 0,
-) -> Array:
-    """Cross-correlate two 2-d arrays, as ``scipy.signal.correlate2d``.
+correlate2d = _two_d("correlate2d")
+correlate2d.__doc__ = """Cross-correlate two 2-d arrays, as ``scipy.signal.correlate2d``.
 
     As :func:`convolve2d` with ``in2`` conjugated and not flipped. Two SciPy quirks
     are kept: ``"same"`` centres on the full output at ``n2 // 2`` (not
@@ -360,17 +357,13 @@ def correlate2d(
     ----------
     in1, in2 : array
         2-d inputs.
-    mode : {"full", "same", "valid"}, optional
-        Output size.
-    boundary : {"fill", "wrap", "symm"}, optional
-        How ``in1`` is extended, as in :func:`convolve2d`.
-    fillvalue : number, optional
-        The value of ``"fill"``.
+    mode, boundary, fillvalue : optional
+        As in :func:`convolve2d`.
 
     Returns
     -------
     array
-        The correlation, of dtype ``result_type(in1, in2)``.
+        ``in1`` correlated with ``in2``, of dtype ``result_type(in1, in2)``.
 
     Examples
     --------
@@ -382,8 +375,6 @@ def correlate2d(
            [-1, -1,  0],
            [-1, -1,  0]])
     """
-    _check_2d(in1, in2, "correlate2d")
-    return _linear(in1, in2, mode, "auto", "correlate2d", boundary, fillvalue)
 
 
 def _check_2d(in1: Array, in2: Array, name: str) -> None:
@@ -437,7 +428,7 @@ def _frequency(in1: Array, in2: Array, mode: str, axes: Any) -> Array:
     x, k = (in2, in1) if swap else (in1, in2)
     pads = tuple(_pads(mode, x.shape[a], k.shape[a], (k.shape[a] - 1) // 2) for a in conv_axes)
     w = flip(k, conv_axes, xp=xp)
-    return correlate_axes(x, w, conv_axes, pads, xp=xp, dtype=dtype, method="fft")
+    return correlate_axes(x, w, conv_axes, Extension(pads), xp=xp, dtype=dtype, method="fft")
 
 
 def fftconvolve(in1: Array, in2: Array, mode: Mode = "full", axes: Any = None) -> Array:
@@ -472,11 +463,11 @@ def fftconvolve(in1: Array, in2: Array, mode: Mode = "full", axes: Any = None) -
     --------
     >>> import numpy as np
     >>> from xconv import signal
-    >>> signal.fftconvolve(np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0, 0.5]))
-    array([0. , 1. , 2.5, 4. , 1.5])
     >>> rows = np.ones((3, 8))
     >>> signal.fftconvolve(rows, np.array([[1.0, -1.0]]), mode="valid", axes=1).shape
     (3, 7)
+    >>> signal.fftconvolve(np.ones(4), np.ones(3)).round(12)  # FFT rounding is ~1e-16
+    array([1., 2., 3., 3., 2., 1.])
     """
     return _frequency(in1, in2, mode, axes)
 

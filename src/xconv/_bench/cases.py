@@ -19,9 +19,12 @@ To add a case, append it to :data:`CASES` (or :data:`QUICK_CASES` for the smoke 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+Shape = tuple[int, ...]
 
 __all__ = ["CASES", "QUICK_CASES", "SIGNAL_CASES", "Case", "all_cases", "select_cases"]
 
@@ -233,131 +236,67 @@ class Case:
         }
 
 
+def _case(op: str, name: str, title: str, x: Shape, w: Shape, **kw: Any) -> Case:
+    """A :class:`Case` of ``op`` ("conv", "depthwise", "transpose"), one table row each."""
+    return Case(name, title, op, x, w, **kw)
+
+
+_conv = functools.partial(_case, "conv")
+_depthwise = functools.partial(_case, "depthwise")
+_transpose = functools.partial(_case, "transpose", strides=2)
+_quick = functools.partial(_case, group="quick")
+
 #: The cases of issue 5 (ResNet/MobileNet layers, images, audio, video) and issue 4 (DCGAN).
 CASES: list[Case] = [
-    Case(
-        "stem",
-        "ResNet-50 stem 7x7/2",
-        "conv",
-        (1, 224, 224, 3),
-        (7, 7, 3, 64),
-        strides=2,
-        target=0.8,
+    _conv("stem", "ResNet-50 stem 7x7/2", (1, 224, 224, 3), (7, 7, 3, 64), strides=2, target=0.8),
+    _conv("conv3x3-56", "3x3, 56²x64→64", (8, 56, 56, 64), (3, 3, 64, 64), target=1.0),
+    _conv("conv3x3-28", "3x3, 28²x128→128", (8, 28, 28, 128), (3, 3, 128, 128), target=1.0),
+    _conv("conv3x3-14", "3x3, 14²x256→256", (8, 14, 14, 256), (3, 3, 256, 256), target=1.0),
+    _conv("conv3x3-7", "3x3, 7²x512→512", (8, 7, 7, 512), (3, 3, 512, 512), target=1.0),
+    _conv("conv1x1-56", "1x1, 56²x256→64", (8, 56, 56, 256), (1, 1, 256, 64), target=1.2),
+    _conv(
+        "dilated3x3", "3x3 d2, 64²x128", (4, 64, 64, 128), (3, 3, 128, 128), dilations=2, target=0.8
     ),
-    Case("conv3x3-56", "3x3, 56²x64→64", "conv", (8, 56, 56, 64), (3, 3, 64, 64), target=1.0),
-    Case("conv3x3-28", "3x3, 28²x128→128", "conv", (8, 28, 28, 128), (3, 3, 128, 128), target=1.0),
-    Case("conv3x3-14", "3x3, 14²x256→256", "conv", (8, 14, 14, 256), (3, 3, 256, 256), target=1.0),
-    Case("conv3x3-7", "3x3, 7²x512→512", "conv", (8, 7, 7, 512), (3, 3, 512, 512), target=1.0),
-    Case("conv1x1-56", "1x1, 56²x256→64", "conv", (8, 56, 56, 256), (1, 1, 256, 64), target=1.2),
-    Case(
-        "dilated3x3",
-        "3x3 dilation 2, 64²x128→128",
-        "conv",
-        (4, 64, 64, 128),
-        (3, 3, 128, 128),
-        dilations=2,
-        target=0.8,
-    ),
-    Case(
-        "depthwise3x3",
-        "MobileNet depthwise 3x3, 56²x128",
-        "depthwise",
-        (8, 56, 56, 128),
-        (3, 3, 128, 1),
-        target=0.5,
-    ),
-    Case(
-        "single5x5",
-        "single-channel 2048², 5x5",
-        "conv",
-        (1, 2048, 2048, 1),
-        (5, 5, 1, 1),
-        target=1.0,
-    ),
-    Case(
-        "single31x31",
-        "single-channel 2048², 31x31",
-        "conv",
-        (1, 2048, 2048, 1),
-        (31, 31, 1, 1),
-        target=10.0,
-    ),
-    Case(
-        "blur15x15",
-        "RGB 1024² depthwise 15x15 blur",
-        "depthwise",
-        (1, 1024, 1024, 3),
-        (15, 15, 3, 1),
-        target=1.5,
-    ),
-    Case(
+    _depthwise("depthwise3x3", "MobileNet dw 3x3", (8, 56, 56, 128), (3, 3, 128, 1), target=0.5),
+    _conv("single5x5", "1 channel 2048², 5x5", (1, 2048, 2048, 1), (5, 5, 1, 1), target=1.0),
+    _conv("single31x31", "1 channel 2048², 31x31", (1, 2048, 2048, 1), (31, 31, 1, 1), target=10.0),
+    _depthwise("blur15x15", "RGB 1024² 15x15 blur", (1, 1024, 1024, 3), (15, 15, 3, 1), target=1.5),
+    _conv(
         "conv1d-audio",
-        "conv1d 16000x1, k=80/4 →64",
-        "conv",
+        "audio k80/4",
         (8, 16000, 1),
         (80, 1, 64),
         strides=4,
         padding="VALID",
         target=0.8,
     ),
-    Case("conv1d-3tap", "conv1d 4000x64, k=3 →64", "conv", (8, 4000, 64), (3, 64, 64), target=0.8),
-    Case(
-        "conv3d",
-        "conv3d 16x56²x32, 3x3x3 →32",
-        "conv",
-        (2, 16, 56, 56, 32),
-        (3, 3, 3, 32, 32),
-        target=0.7,
-    ),
-    Case(
+    _conv("conv1d-3tap", "conv1d 4000x64, k=3 →64", (8, 4000, 64), (3, 64, 64), target=0.8),
+    _conv("conv3d", "conv3d 3x3x3, 16x56²x32", (2, 16, 56, 56, 32), (3, 3, 3, 32, 32), target=0.7),
+    _transpose(
         "dcgan-transpose",
-        "DCGAN transposed 4x4/2, 16²x256→32²x128",
-        "transpose",
+        "DCGAN 4x4/2 transposed",
         (16, 16, 16, 256),
         (4, 4, 128, 256),
-        strides=2,
         output_shape=(16, 32, 32, 128),
     ),
 ]
-
 #: Small cases for ``--quick`` (docs and CI smoke runs): one of each kind, < 1 minute.
 QUICK_CASES: list[Case] = [
-    Case(
-        "q-conv3x3",
-        "3x3, 28²x32→32 (quick)",
-        "conv",
-        (2, 28, 28, 32),
-        (3, 3, 32, 32),
-        target=1.0,
-        group="quick",
+    _quick("conv", "q-conv3x3", "3x3 (quick)", (2, 28, 28, 32), (3, 3, 32, 32), target=1.0),
+    _quick(
+        "depthwise", "q-depthwise", "dw 3x3 (quick)", (2, 28, 28, 32), (3, 3, 32, 1), target=0.5
     ),
-    Case(
-        "q-depthwise",
-        "depthwise 3x3, 28²x32 (quick)",
-        "depthwise",
-        (2, 28, 28, 32),
-        (3, 3, 32, 1),
-        target=0.5,
-        group="quick",
+    _quick(
+        "conv", "q-single7x7", "1 channel 7x7 (quick)", (1, 256, 256, 1), (7, 7, 1, 1), target=1.0
     ),
-    Case(
-        "q-single7x7",
-        "single-channel 256², 7x7 (quick)",
-        "conv",
-        (1, 256, 256, 1),
-        (7, 7, 1, 1),
-        target=1.0,
-        group="quick",
-    ),
-    Case(
-        "q-transpose",
-        "transposed 4x4/2, 8²x64→16²x32 (quick)",
+    _quick(
         "transpose",
+        "q-transpose",
+        "transposed (quick)",
         (4, 8, 8, 64),
         (4, 4, 32, 64),
         strides=2,
         output_shape=(4, 16, 16, 32),
-        group="quick",
     ),
 ]
 
