@@ -11,6 +11,8 @@ standard operations only:
   batched ``matmul``;
 - :func:`fft_namespace` — ``scipy.fft`` on every core for NumPy arrays when SciPy is
   installed (imported lazily, only there), else the library's ``fft`` extension;
+- :func:`by_chunks` — Dask arrays convolved chunk by chunk with halos
+  (:mod:`xconv._dask`, imported only here and only for Dask arrays);
 - capability flags (:func:`library`, :func:`has_strided_views`, :func:`has_einsum`).
 
 Library checks use array-api-compat's ``is_*_namespace`` helpers, which never import a
@@ -33,6 +35,7 @@ import array_api_compat as compat
 from ._typing import Array, Namespace
 
 __all__ = [
+    "by_chunks",
     "contract",
     "contraction_dtype",
     "copy_into",
@@ -324,6 +327,25 @@ def native_conv(x: Array, w: Array, spec: Any, *, xp: Namespace) -> Array:
         groups=spec.groups,
     )
     return torch.movedim(y, 1, -1)
+
+
+def by_chunks(run: Callable[..., Array], x: Array, w: Array, spec: Any, *, xp: Namespace) -> Array:
+    """``run(x, w, xp=xp)``: a VALID convolution of the padded canonical ``x``.
+
+    On Dask, with filters small enough to copy to every task, the convolution runs
+    chunk by chunk with halos and the result is a lazy Dask array
+    (:func:`xconv._dask.convolve`: each block is computed by ``run`` on the block's
+    own array type). Everything else, and empty results, call ``run`` on the whole
+    array. ``spec`` gives the strides, dilations and pads (a
+    :class:`~xconv._spec.ConvSpec`).
+    """
+    if library(xp) == "dask":
+        from . import _dask
+
+        if _dask.applies(x, w, spec.strides, spec.dilations):
+            lows = tuple(lo for lo, _ in spec.pads)
+            return _dask.convolve(run, x, w, spec.strides, spec.dilations, lows)
+    return run(x, w, xp=xp)
 
 
 # --- In-place primitives: they write only into xconv's own fresh temporaries ---------------

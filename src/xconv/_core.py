@@ -7,7 +7,8 @@ and calls :func:`conv_general`, which
 2. casts to the compute dtype (float16/bfloat16 accumulate in float32),
 3. dilates the input (transposed convolution) and pads or crops it,
 4. runs one algorithm on the padded array, in chunks that keep its temporaries under
-   the memory budget,
+   the memory budget (a Dask array is instead convolved chunk by chunk with halos,
+   each block by this same step: :func:`xconv._backend.by_chunks`),
 5. casts back to the result dtype and permutes to the caller's layout.
 
 Only standard ``xp`` operations are used here; library-specific work is in
@@ -16,6 +17,7 @@ Only standard ``xp`` operations are used here; library-specific work is in
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -192,16 +194,19 @@ def conv_general(
     method: str = "auto",
     memory_budget: int | None = None,
     precision: str | None = None,
+    per_chunk: bool = True,
 ) -> Array:
     """Convolve ``x`` (caller's layout) with ``w (*k, C/groups, O)`` as ``spec`` says.
 
     ``dtype`` is the result dtype (see :func:`result_dtype`). Arguments are assumed
-    validated by :mod:`xconv._spec`; the inputs are never modified.
+    validated by :mod:`xconv._spec`; the inputs are never modified. ``per_chunk=False``
+    keeps a Dask input on the whole-array path instead of convolving it chunk by chunk
+    (the filter gradient: its contraction runs over the batch, which no halo splits).
     """
     cdtype = compute_dtype(xp, dtype, precision)
     algorithm = select_algorithm(method, xp, spec, cdtype, tuple(w.shape))
     budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else int(memory_budget)
-    run = _backend.staged(xp, _pipeline, algorithm, spec, cdtype, dtype, budget, xp)
+    run = _backend.staged(xp, _pipeline, algorithm, spec, cdtype, dtype, budget, per_chunk, xp)
     return run(x, w)
 
 
@@ -211,6 +216,7 @@ def _pipeline(
     cdtype: Any,
     dtype: Any,
     budget: int,
+    per_chunk: bool,
     xp: Namespace,
     x: Array,
     w: Array,
@@ -226,7 +232,8 @@ def _pipeline(
         x = xp.permute_dims(x, spec.to_canonical)
     x = dilate_canonical(x, spec.lhs_dilations, xp=xp)
     x = pad_canonical(x, spec.pads, spec.padding_mode, xp=xp, value=spec.pad_value)
-    y = _chunked(algorithm, x, w, spec, budget, xp=xp)
+    run = functools.partial(_chunked, algorithm, spec, budget)
+    y = _backend.by_chunks(run, x, w, spec, xp=xp) if per_chunk else run(x, w, xp=xp)
     if y.dtype != dtype:
         y = xp.astype(y, dtype)
     if spec.channels_first:
@@ -235,7 +242,7 @@ def _pipeline(
 
 
 def _chunked(
-    algorithm: Algorithm, x: Array, w: Array, spec: ConvSpec, budget: int, *, xp: Namespace
+    algorithm: Algorithm, spec: ConvSpec, budget: int, x: Array, w: Array, *, xp: Namespace
 ) -> Array:
     """Run ``algorithm`` on batch chunks, then output-row chunks, to stay under ``budget``.
 
@@ -256,22 +263,22 @@ def _chunked(
     if need <= budget or need == 0:
         return algorithm(x, w, spec, xp=xp)
     if n > 1:
-        per_chunk = max(1, n * budget // need)
+        step = max(1, n * budget // need)
         parts = [
-            _chunked(algorithm, x[i : i + per_chunk, ...], w, spec, budget, xp=xp)
-            for i in range(0, n, per_chunk)
+            _chunked(algorithm, spec, budget, x[i : i + step, ...], w, xp=xp)
+            for i in range(0, n, step)
         ]
         return xp.concat(parts, axis=0)
     k, s, d = w.shape[0], spec.strides[0], spec.dilations[0]
     rows = output_size(x.shape[1], k, s, d, 0, 0)
     if rows <= 1:
         return algorithm(x, w, spec, xp=xp)
-    per_chunk = max(1, rows * budget // need)
+    step = max(1, rows * budget // need)
     parts = [
         algorithm(
-            x[:, r * s : (min(r + per_chunk, rows) - 1) * s + (k - 1) * d + 1, ...], w, spec, xp=xp
+            x[:, r * s : (min(r + step, rows) - 1) * s + (k - 1) * d + 1, ...], w, spec, xp=xp
         )
-        for r in range(0, rows, per_chunk)
+        for r in range(0, rows, step)
     ]
     return xp.concat(parts, axis=1)
 
@@ -333,5 +340,6 @@ def conv_filter_grad(
     xs = xp.reshape(xs, (cg, *in_sizes, groups * n))
     kernel = xp.permute_dims(dy, (*range(1, rank + 1), 0, rank + 1))
     spec = filter_grad_spec(fwd, in_sizes, k_sizes)
-    g = conv_general(xs, kernel, spec, xp=xp, dtype=dtype, **options)  # (Cg, *k, O)
+    g = conv_general(xs, kernel, spec, xp=xp, dtype=dtype, per_chunk=False, **options)
+    # g is (Cg, *k, O)
     return xp.permute_dims(g, (*range(1, rank + 1), 0, rank + 1))
