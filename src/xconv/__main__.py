@@ -23,6 +23,7 @@ from . import __version__, _backend, conv2d
 #: Typical layers for ``info``'s "auto picks" table: (label, input NHWC / NWC, filters).
 TYPICAL_SHAPES: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = (
     ("3x3 conv 64->64 on 8x56x56", (8, 56, 56, 64), (3, 3, 64, 64)),
+    ("3x3 conv 128->128 on 8x28x28", (8, 28, 28, 128), (3, 3, 128, 128)),
     ("7x7/2 stem 3->64 on 8x224x224", (8, 224, 224, 3), (7, 7, 3, 64)),
     ("depthwise 3x3 x128 (groups=128)", (8, 56, 56, 128), (3, 3, 1, 128)),
     ("5x5 blur, 1 channel, 1024x1024", (1, 1024, 1024, 1), (5, 5, 1, 1)),
@@ -143,7 +144,7 @@ def _auto_method(from_numpy: Callable[[Any], Any], x_shape: Sequence[int], w_sha
     spec = conv_spec(
         tuple(x_shape), w_shape, strides=1, padding="SAME", dilations=1, data_format=None
     )
-    return choose_method(xp, spec, probe.dtype, w_shape)
+    return choose_method(xp, spec, probe.dtype, w_shape, tuple(x_shape)[1:-1])
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

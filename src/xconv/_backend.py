@@ -35,6 +35,7 @@ import array_api_compat as compat
 from ._typing import Array, Namespace
 
 __all__ = [
+    "all_finite",
     "by_chunks",
     "contract",
     "contraction_dtype",
@@ -525,6 +526,16 @@ class FFTFunctions:
     fftn: Callable[..., Array]
     ifftn: Callable[..., Array]
     next_fast_len: Callable[[int, bool], int] | None = None
+
+
+def all_finite(xp: Namespace, *arrays: Array) -> bool:
+    """Whether every element of every array is finite (integers always are).
+
+    One reduction per floating array with the library's own ``isfinite`` and ``all``
+    (a read of the data, cheap beside a convolution). Only for libraries that compute
+    eagerly: on Dask it would compute the graph, under ``jax.jit`` it cannot be known.
+    """
+    return all(xp.isdtype(a.dtype, "integral") or bool(xp.all(xp.isfinite(a))) for a in arrays)
 
 
 def _cores() -> int:

@@ -86,10 +86,23 @@ AUTO_SHIFT_MAX_CONTRACTION = 4
 #: ... and switch to FFT from this many kernel taps (5x5 = 25: shift wins; 15x15 = 225:
 #: FFT wins by 4x; the crossover is near 7x7 to 9x9).
 AUTO_FFT_MIN_TAPS = 64
+#: ``auto`` runs Winograd F(4x4, 3x3) for 2-d 3x3 kernels (stride 1, no dilation, one
+#: group, real floating data) with at least this many input and output channels and
+#: spatial sizes of at least :data:`AUTO_WINOGRAD_MIN_SIZE`: 28²x128 19.4 vs gemm
+#: 24.6 ms, 14²x256 18.7 vs 19.7 ms, 64²x128 59.8 vs 70.1 ms; 56²x64 47 vs 38.8 ms
+#: and 7²x512 38 vs 25 ms go the other way (benchmarks/results, NumPy, 2 cores).
+AUTO_WINOGRAD_MIN_CHANNELS = 128
+AUTO_WINOGRAD_MIN_SIZE = 14
 
 
 def choose_method(
-    xp: Namespace, spec: ConvSpec, dtype: Any, w_shape: tuple[int, ...] | None
+    xp: Namespace,
+    spec: ConvSpec,
+    dtype: Any,
+    w_shape: tuple[int, ...] | None,
+    sizes: tuple[int, ...] | None = None,
+    *,
+    transforms: bool = True,
 ) -> str:
     """The method ``auto`` runs for this case (see ``docs/decisions.md``).
 
@@ -99,9 +112,15 @@ def choose_method(
     - depthwise and single-channel convolutions (a per-group contraction of at most
       :data:`AUTO_SHIFT_MAX_CONTRACTION` multiply-adds): ``fft`` for large kernels at
       stride 1 on floating data, else ``shift``;
+    - wide 2-d 3x3 layers (:data:`AUTO_WINOGRAD_MIN_CHANNELS`, spatial ``sizes`` of
+      the input at least :data:`AUTO_WINOGRAD_MIN_SIZE`): ``winograd``;
     - everything else: ``gemm`` (chunked patch matrix, one matmul per chunk).
 
-    Integer data never goes to FFT, so integer results stay exact.
+    ``fft`` and ``winograd`` mix every input of a block or tile into every output of
+    it, so a NaN or inf would spread beyond its receptive field: they are chosen only
+    with ``transforms`` (the caller checked that the data is finite) and only on
+    libraries that compute eagerly (Dask graphs and JAX traces are not inspected).
+    Integer data never goes to them, so integer results stay exact.
     """
     if _backend.library(xp) in ("torch", "jax") and not _backend.native_unsupported(
         xp, spec.rank, dtype
@@ -109,10 +128,25 @@ def choose_method(
         return "native"
     if w_shape is None:
         return "gemm"
-    if prefers_fft(xp, spec, dtype, w_shape):
+    transforms = transforms and _backend.library(xp) not in ("dask", "jax")
+    if transforms and prefers_fft(xp, spec, dtype, w_shape):
         return "fft"
     if w_shape[-2] * (w_shape[-1] // spec.groups) <= AUTO_SHIFT_MAX_CONTRACTION:
         return "shift"
+    wide = min(w_shape[-2], w_shape[-1]) >= AUTO_WINOGRAD_MIN_CHANNELS
+    if (
+        transforms
+        and wide
+        and spec.rank == 2
+        and spec.groups == 1
+        and tuple(w_shape[:2]) == (3, 3)
+        and set(spec.strides) | set(spec.dilations) | set(spec.lhs_dilations) == {1}
+        and sizes is not None
+        and min(sizes) >= AUTO_WINOGRAD_MIN_SIZE
+        and xp.isdtype(dtype, "real floating")
+        and ALGORITHMS["winograd"].reason_not_applicable(spec, w_shape, dtype, xp) is None
+    ):
+        return "winograd"
     return "gemm"
 
 
@@ -140,14 +174,16 @@ def select_algorithm(
     spec: ConvSpec,
     dtype: Any,
     w_shape: tuple[int, ...] | None = None,
+    sizes: tuple[int, ...] | None = None,
 ) -> Algorithm:
     """The algorithm for ``method`` (``"auto"`` chooses), or a ``ValueError``.
 
     An explicitly requested method whose ``applies`` hook gives a reason for the case
-    (filters of shape ``w_shape``) raises ``ValueError`` with that reason.
+    (filters of shape ``w_shape``) raises ``ValueError`` with that reason. ``sizes``:
+    the input's spatial sizes, for ``auto``.
     """
     if method == "auto":
-        return ALGORITHMS[choose_method(xp, spec, dtype, w_shape)]
+        return ALGORITHMS[choose_method(xp, spec, dtype, w_shape, sizes)]
     if method == "native":
         reason = _backend.native_unsupported(xp, spec.rank, dtype)
         if reason:
@@ -204,7 +240,13 @@ def conv_general(
     (the filter gradient: its contraction runs over the batch, which no halo splits).
     """
     cdtype = compute_dtype(xp, dtype, precision)
-    algorithm = select_algorithm(method, xp, spec, cdtype, tuple(w.shape))
+    sizes = tuple(x.shape[i] for i in spec.to_canonical)[1:-1]
+    algorithm = select_algorithm(method, xp, spec, cdtype, tuple(w.shape), sizes)
+    transforms = algorithm.name in ("fft", "winograd")
+    if method == "auto" and transforms and not _backend.all_finite(xp, x, w):
+        # Keep NaN and inf where a direct sum puts them: choose among the direct methods.
+        name = choose_method(xp, spec, cdtype, tuple(w.shape), sizes, transforms=False)
+        algorithm = ALGORITHMS[name]
     budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else int(memory_budget)
     run = _backend.staged(xp, _pipeline, algorithm, spec, cdtype, dtype, budget, per_chunk, xp)
     return run(x, w)

@@ -1,0 +1,88 @@
+"""NaN and inf stay where a direct sum puts them under ``method="auto"``.
+
+FFT and Winograd mix every input of a block or tile into every output of it, so a
+single NaN would spread beyond its receptive field. ``auto`` picks them only after
+checking (one ``isfinite`` reduction) that the data is finite; otherwise it runs a
+direct method, whose NaN/inf pattern matches the naive reference exactly.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+import xconv
+from _helpers import make, to_numpy
+from _reference import reference_conv
+from xconv import _backend, _core
+from xconv._spec import conv_spec
+
+#: (label, input NHWC, filters HWIO): cases where finite data makes ``auto`` choose
+#: ``fft`` (81 taps, one channel) and ``winograd`` (3x3, 128 channels, 14x14).
+CASES = [
+    ("fft", (1, 24, 20, 1), (9, 9, 1, 1)),
+    ("winograd", (1, 14, 15, 128), (3, 3, 128, 128)),
+]
+
+
+def _poisoned(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    x = rng.standard_normal(shape)
+    x[0, 3, 4, 0] = np.nan
+    x[0, 9, 11, -1] = np.inf
+    x[0, -2, 2, 0] = -np.inf
+    return x
+
+
+@pytest.mark.parametrize(("label", "x_shape", "w_shape"), CASES, ids=[c[0] for c in CASES])
+def test_auto_keeps_nonfinite_in_receptive_field(
+    xp: ModuleType,
+    device: Any,
+    rng: np.random.Generator,
+    label: str,
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+) -> None:
+    x_np = _poisoned(rng, x_shape)
+    w_np = rng.standard_normal(w_shape)
+    pads = [((k - 1) // 2, k // 2) for k in w_shape[:2]]
+    expected = reference_conv(x_np, w_np, (1, 1), (1, 1), pads, 1)
+    with np.errstate(invalid="ignore"):
+        got = to_numpy(xconv.conv2d(make(xp, x_np, device), make(xp, w_np, device), 1, "SAME"))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected), err_msg="NaN positions")
+    np.testing.assert_array_equal(np.isposinf(got), np.isposinf(expected), err_msg="+inf")
+    np.testing.assert_array_equal(np.isneginf(got), np.isneginf(expected), err_msg="-inf")
+    finite = np.isfinite(expected)
+    assert finite.sum() > expected.size // 3  # the test still compares most values
+    np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(("label", "x_shape", "w_shape"), CASES, ids=[c[0] for c in CASES])
+def test_auto_choice_depends_on_finiteness(
+    label: str, x_shape: tuple[int, ...], w_shape: tuple[int, ...]
+) -> None:
+    """On NumPy the finite case gets the transform method, the poisoned one a direct one."""
+    xp = _backend.namespace(x=np.zeros(1))
+    spec = conv_spec(x_shape, w_shape, strides=1, padding="SAME", dilations=1, data_format=None)
+    sizes = x_shape[1:-1]
+    assert _core.choose_method(xp, spec, np.float64, w_shape, sizes) == label
+    direct = _core.choose_method(xp, spec, np.float64, w_shape, sizes, transforms=False)
+    assert direct in ("shift", "gemm")
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape"),
+    [
+        ((8, 56, 56, 64), (3, 3, 64, 64)),  # 64 channels: gemm measured faster
+        ((8, 7, 7, 512), (3, 3, 512, 512)),  # 7x7: Winograd's tiles waste too much
+        ((8, 28, 28, 128), (5, 5, 128, 128)),  # not 3x3
+    ],
+)
+def test_auto_winograd_only_for_wide_3x3(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...]
+) -> None:
+    xp = _backend.namespace(x=np.zeros(1))
+    spec = conv_spec(x_shape, w_shape, strides=1, padding="SAME", dilations=1, data_format=None)
+    assert _core.choose_method(xp, spec, np.float32, w_shape, x_shape[1:-1]) == "gemm"
