@@ -1,0 +1,64 @@
+"""No state shared between calls: threads and repeated calls give the same bits.
+
+Eight threads run different shapes, dtypes and methods at once (the in-place tile
+buffers, the JAX program cache and the spec cache are the shared-looking parts); each
+result must equal, bit for bit, the same call made alone. ``auto`` is deterministic
+run to run.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+import xconv
+from _helpers import backend_dtype, make, to_numpy
+
+#: (input NHWC, filters HWIO, strides, method, dtype): one job per thread.
+JOBS: list[tuple[tuple[int, ...], tuple[int, ...], int, str, str]] = [
+    ((2, 17, 15, 3), (3, 3, 3, 4), 1, "gemm", "float64"),
+    ((1, 20, 18, 4), (3, 3, 1, 8), 2, "shift", "float32"),
+    ((2, 16, 16, 8), (3, 3, 8, 8), 1, "winograd", "float64"),
+    ((1, 30, 28, 1), (9, 9, 1, 1), 1, "fft", "float64"),
+    ((3, 12, 11, 6), (2, 4, 3, 6), 1, "einsum", "float32"),
+    ((2, 15, 13, 4), (5, 3, 4, 2), 2, "auto", "int32"),
+    ((1, 21, 19, 2), (3, 3, 2, 5), 3, "auto", "float64"),
+    ((2, 9, 10, 16), (1, 1, 16, 8), 1, "auto", "float32"),
+]
+
+
+def _inputs(xp: ModuleType, device: Any, rng: np.random.Generator) -> list[tuple[Any, ...]]:
+    jobs = []
+    for x_shape, w_shape, stride, method, dtype in JOBS:
+        if backend_dtype(xp, dtype) is None:
+            continue
+        x = rng.integers(-3, 4, x_shape) if dtype == "int32" else rng.standard_normal(x_shape)
+        w = rng.integers(-3, 4, w_shape) if dtype == "int32" else rng.standard_normal(w_shape)
+        x, w = x.astype(dtype), w.astype(dtype)
+        jobs.append((make(xp, x, device), make(xp, w, device), stride, method))
+    return jobs
+
+
+def _run(job: tuple[Any, ...]) -> np.ndarray:
+    x, w, stride, method = job
+    return to_numpy(xconv.conv2d(x, w, stride, "SAME", method=method))
+
+
+def test_threads_match_serial_calls(xp: ModuleType, device: Any, rng: np.random.Generator) -> None:
+    jobs = _inputs(xp, device, rng) * 2  # 16 calls, 8 at a time
+    serial = [_run(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        threaded = list(pool.map(_run, jobs))
+    for i, (a, b) in enumerate(zip(threaded, serial, strict=True)):
+        np.testing.assert_array_equal(a, b, err_msg=f"job {i % len(JOBS)}")
+
+
+def test_auto_is_deterministic(xp: ModuleType, device: Any, rng: np.random.Generator) -> None:
+    x = make(xp, rng.standard_normal((2, 19, 17, 5)), device)
+    w = make(xp, rng.standard_normal((3, 3, 5, 7)), device)
+    first = to_numpy(xconv.conv2d(x, w, 1, "SAME"))
+    for _ in range(3):
+        np.testing.assert_array_equal(to_numpy(xconv.conv2d(x, w, 1, "SAME")), first)
