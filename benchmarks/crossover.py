@@ -202,12 +202,10 @@ def run_series(
                     t0 = time.perf_counter()
                     c.run()
                     first = time.perf_counter() - t0
-            except ValueError as exc:
-                rec.update(status="n/a", reason=str(exc).splitlines()[0])
-                continue
-            except Exception as exc:
-                rec.update(status="error", reason=f"{type(exc).__name__}: {exc}".splitlines()[0])
-                log(f"  {case.name} {c.key}: {rec['reason']}")
+            except Exception as exc:  # ValueError: the method does not apply
+                rec.update(timing.failure(exc))
+                if rec["status"] == "error":
+                    log(f"  {case.name} {c.key}: {rec['reason']}")
                 continue
             if rss["peak"] is not None and rss["baseline"] is not None:
                 rec["rss_peak_bytes"] = rss["peak"] - rss["baseline"]

@@ -435,6 +435,22 @@ def test_conv_backprop_vs_tensorflow(
             _close(backprop_filter(c.to_layout(x), list(w.shape), c.to_layout(dy), *args), dw)
 
 
+def _depthwise_case(s: int, d: int, multiplier: int, padding: Any) -> Case:
+    """A 3-channel depthwise case with a 3x2 kernel (the oracle's depthwise geometry)."""
+    c = 3
+    return Case(
+        n=2,
+        in_sizes=(9, 8),
+        c=c,
+        k=(3, 2),
+        cg=1,
+        o=c * multiplier,
+        strides=(s, s),
+        dilations=(d, d),
+        padding=padding,
+    )
+
+
 @pytest.mark.parametrize("multiplier", [1, 2])
 @pytest.mark.parametrize("sd", GRAD_SD, ids=lambda sd: f"s{sd[0]}d{sd[1]}")
 @pytest.mark.parametrize("padding", PADDINGS)
@@ -450,19 +466,9 @@ def test_depthwise_backprop_vs_tensorflow(
     gradients are finite differences of ``xconv.depthwise_conv2d``.
     """
     s, d = sd
-    c = 3
     pads = ((1, 2), (2, 0))
-    case = Case(
-        n=2,
-        in_sizes=(9, 8),
-        c=c,
-        k=(3, 2),
-        cg=1,
-        o=c * multiplier,
-        strides=(s, s),
-        dilations=(d, d),
-        padding=pads if padding == "explicit" else padding,
-    )
+    case = _depthwise_case(s, d, multiplier, pads if padding == "explicit" else padding)
+    c = case.c
     x = random_array(rng, case.x_shape, "float64")
     dw = random_array(rng, (3, 2, c, multiplier), "float64")
     dy = random_array(rng, _out_shape(case), "float64")
@@ -710,18 +716,8 @@ def test_depthwise_vs_torch(
     torch: ModuleType, rng: np.random.Generator, s: int, d: int, multiplier: int
 ) -> None:
     """torch's groups=C convolution, including strides and dilations together."""
-    c = 3
-    case = Case(
-        n=2,
-        in_sizes=(9, 8),
-        c=c,
-        k=(3, 2),
-        cg=1,
-        o=c * multiplier,
-        strides=(s, s),
-        dilations=(d, d),
-        padding="SAME",
-    )
+    case = _depthwise_case(s, d, multiplier, "SAME")
+    c = case.c
     x = random_array(rng, case.x_shape, "float64")
     dw = random_array(rng, (3, 2, c, multiplier), "float64")
     # depthwise [h, w, C, M] == grouped [h, w, 1, C * M] with output channel c * M + m

@@ -159,12 +159,10 @@ def run_case(
             continue
         try:
             out, first = timer.first_call(c.run, c.library)
-        except ValueError as exc:  # the method does not apply to this case
-            row.update(status="n/a", reason=str(exc).splitlines()[0])
-            continue
-        except Exception as exc:
-            row.update(status="error", reason=f"{type(exc).__name__}: {exc}".splitlines()[0])
-            log(f"  {c.key}: {row['reason']}")
+        except Exception as exc:  # ValueError: the method does not apply to this case
+            row.update(timing.failure(exc))
+            if row["status"] == "error":
+                log(f"  {c.key}: {row['reason']}")
             continue
         row.update(status="ok", first_call_s=first)
         if c.kind == "extrapolated":

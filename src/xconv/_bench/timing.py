@@ -39,6 +39,7 @@ __all__ = [
     "SLOW_S",
     "Timer",
     "canary_gflops",
+    "failure",
     "machine_info",
     "measure_memory",
     "sgemm_peak_gflops",
@@ -51,6 +52,17 @@ SLOW_S = 2.5
 BLOCK_TARGET_S = 0.25
 #: Most calls of one candidate per block.
 MAX_INNER = 5
+
+
+def failure(exc: Exception) -> dict[str, str]:
+    """The ``status``/``reason`` of a candidate whose first call raised ``exc``.
+
+    A ``ValueError`` is xconv saying the method does not apply to the case ("n/a");
+    anything else is an error, reported with its type.
+    """
+    if isinstance(exc, ValueError):
+        return {"status": "n/a", "reason": str(exc).splitlines()[0]}
+    return {"status": "error", "reason": f"{type(exc).__name__}: {exc}".splitlines()[0]}
 
 
 def _sgemm_gflops(n: int, repeat: int) -> float:
