@@ -45,6 +45,7 @@ __all__ = [
     "has_strided_views",
     "library",
     "matmul",
+    "memory_limit",
     "namespace",
     "native_conv",
     "native_unsupported",
@@ -536,6 +537,60 @@ def all_finite(xp: Namespace, *arrays: Array) -> bool:
     eagerly: on Dask it would compute the graph, under ``jax.jit`` it cannot be known.
     """
     return all(xp.isdtype(a.dtype, "integral") or bool(xp.all(xp.isfinite(a))) for a in arrays)
+
+
+def memory_limit(xp: Namespace, x: Array) -> int | None:
+    """Bytes of memory where ``x`` lives, or None where no single limit applies.
+
+    CuPy and CUDA torch: the device's total memory; JAX on an accelerator: its
+    allocator's limit; host arrays: physical memory, or the process's address-space
+    limit (``ulimit -v``) when that is lower. None for Dask (its blocks are computed
+    one at a time, so the whole result never needs to fit) and where the platform
+    does not say (a JAX tracer on an accelerator, Windows).
+    """
+    lib = library(xp)
+    if lib == "dask":
+        return None
+    if lib == "cupy":
+        import cupy
+
+        with cupy.cuda.Device(x.device.id):
+            return int(cupy.cuda.runtime.memGetInfo()[1])
+    if lib == "torch" and x.device.type == "cuda":
+        import torch
+
+        return int(torch.cuda.mem_get_info(x.device)[1])
+    if lib == "jax":
+        try:
+            dev = next(iter(x.devices()))
+        except Exception:  # a tracer: no concrete device
+            return _host_memory() if _jax_default_platform() == "cpu" else None
+        if dev.platform != "cpu":
+            stats = dev.memory_stats() or {}
+            limit = stats.get("bytes_limit")
+            return int(limit) if limit else None
+    return _host_memory()
+
+
+def _jax_default_platform() -> str:
+    import jax
+
+    return str(jax.default_backend())
+
+
+def _host_memory() -> int | None:
+    """Physical memory, capped by ``RLIMIT_AS`` when that is set (POSIX only)."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not POSIX
+        return None
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, OSError, ValueError):
+        return int(total)
+    return int(total if soft in (resource.RLIM_INFINITY, -1) else min(total, soft))
 
 
 def _cores() -> int:

@@ -30,6 +30,7 @@ from ._typing import Array, Namespace
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
+    "check_memory",
     "conv_filter_grad",
     "conv_general",
     "conv_input_grad",
@@ -204,15 +205,20 @@ def select_algorithm(
 def dilate_canonical(x: Array, factors: tuple[int, ...], *, xp: Namespace) -> Array:
     """Insert ``factor - 1`` zeros between neighbours along each spatial axis.
 
-    Built from ``stack`` + ``reshape`` + slicing only, so it needs no item assignment
-    (JAX arrays are immutable) and stays lazy on Dask.
+    Each axis gets a new axis of length 1 after it, joined with one block of zeros of
+    length ``factor - 1``, then the two are merged by ``reshape`` and the trailing
+    zeros cut off: ``concat`` + ``reshape`` + slicing only, so it needs no item
+    assignment (JAX arrays are immutable), stays lazy on Dask, and costs the same for
+    any factor.
     """
     for axis, f in enumerate(factors, start=1):
         n = x.shape[axis]
         if f == 1 or n == 0:
             continue
-        zeros = xp.zeros_like(x)
-        x = xp.stack([x, *([zeros] * (f - 1))], axis=axis + 1)
+        x = xp.expand_dims(x, axis=axis + 1)
+        zeros_shape = (*x.shape[: axis + 1], f - 1, *x.shape[axis + 2 :])
+        zeros = xp.zeros(zeros_shape, dtype=x.dtype, device=_backend.device(x))
+        x = xp.concat([x, zeros], axis=axis + 1)
         x = xp.reshape(x, (*x.shape[:axis], n * f, *x.shape[axis + 2 :]))
         index = [slice(None)] * x.ndim
         index[axis] = slice(0, (n - 1) * f + 1)
@@ -248,8 +254,57 @@ def conv_general(
         name = choose_method(xp, spec, cdtype, tuple(w.shape), sizes, transforms=False)
         algorithm = ALGORITHMS[name]
     budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else int(memory_budget)
+    check_memory(xp, x, tuple(w.shape), spec, algorithm, cdtype, dtype, budget)
     run = _backend.staged(xp, _pipeline, algorithm, spec, cdtype, dtype, budget, per_chunk, xp)
     return run(x, w)
+
+
+def check_memory(
+    xp: Namespace,
+    x: Array,
+    w_shape: tuple[int, ...],
+    spec: ConvSpec,
+    algorithm: Algorithm,
+    cdtype: Any,
+    dtype: Any,
+    budget: int,
+) -> None:
+    """Raise ``MemoryError`` before any work when the call cannot fit in memory.
+
+    Counts the result, the padded (and dilated, cast) input when one is made, and the
+    algorithm's temporaries (capped by ``budget``: the core chunks above it), against
+    the memory of the array's device (:func:`xconv._backend.memory_limit`; no check
+    where that is unknown, e.g. Dask, which computes block by block).
+    """
+    limit = _backend.memory_limit(xp, x)
+    if limit is None:
+        return
+    canonical = tuple(x.shape[i] for i in spec.to_canonical)
+    n, sizes, c = canonical[0], canonical[1:-1], canonical[-1]
+    out_shape = (n, *spec.output_sizes(sizes, w_shape[: spec.rank]), w_shape[-1])
+    padded_shape = (
+        n,
+        *(m + lo + hi for m, (lo, hi) in zip(spec.dilated_sizes(sizes), spec.pads, strict=True)),
+        c,
+    )
+    citem = itemsize_of(xp, cdtype)
+    out_bytes = math.prod(out_shape) * itemsize_of(xp, dtype)
+    copied = padded_shape != canonical or cdtype != x.dtype or spec.channels_first
+    padded_bytes = math.prod(padded_shape) * citem if copied else 0
+    work = 0
+    if 0 not in out_shape:
+        work = min(budget, algorithm.workspace_bytes(padded_shape, w_shape, spec, citem))
+    need = out_bytes + padded_bytes + work
+    if need > limit:
+        gib = 2.0**30
+        raise MemoryError(
+            f"this convolution needs about {need / gib:.3g} GiB: its result of shape "
+            f"{out_shape} ({out_bytes / gib:.3g} GiB), the padded input of shape "
+            f"{padded_shape} ({padded_bytes / gib:.3g} GiB) and {work / gib:.3g} GiB of "
+            f"temporaries, more than the {limit / gib:.3g} GiB of memory on "
+            f"{_backend.device(x) or 'this machine'}; check padding, output_shape and the "
+            "input's size"
+        )
 
 
 def _pipeline(
@@ -268,8 +323,8 @@ def _pipeline(
     A pure function of ``x`` and ``w`` once the leading (static) arguments are fixed,
     so JAX compiles it as one program (:func:`xconv._backend.staged`).
     """
-    x = xp.astype(x, cdtype)
-    w = xp.astype(w, cdtype)
+    x = xp.astype(x, cdtype, copy=False)  # no copy when the dtype is already right
+    w = xp.astype(w, cdtype, copy=False)
     if spec.channels_first:
         x = xp.permute_dims(x, spec.to_canonical)
     x = dilate_canonical(x, spec.lhs_dilations, xp=xp)
