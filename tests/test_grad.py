@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import xconv
 from _helpers import Case, assert_close, make, make_inputs, to_numpy
@@ -206,3 +208,47 @@ def test_transpose_does_not_modify_inputs(xp: ModuleType, rng: np.random.Generat
     xconv.conv2d_transpose(xb, wb, [1, 8, 8, 2], 2)
     np.testing.assert_array_equal(to_numpy(xb), x)
     np.testing.assert_array_equal(to_numpy(wb), w)
+
+
+@st.composite
+def strided_cases(draw: st.DrawFn) -> Case:
+    """Strided forward convolutions: their input gradients are input-dilated ones.
+
+    Strides up to 3 against kernels of 1-5 taps (fewer taps than the stride leave
+    some phases of the sub-pixel split empty), dilations sharing a factor with the
+    stride or not, explicit pads that crop or extend.
+    """
+    rank = draw(st.integers(1, 2))
+    dims = st.lists(st.integers(1, 5), min_size=rank, max_size=rank).map(tuple)
+    k, strides = draw(dims), draw(st.lists(st.integers(1, 3), min_size=rank, max_size=rank))
+    dilations = draw(st.lists(st.integers(1, 3), min_size=rank, max_size=rank))
+    pads = draw(
+        st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=rank, max_size=rank).map(
+            tuple
+        )
+    )
+    sizes = tuple(
+        draw(st.integers(max(1, (kk - 1) * d + 1 - lo - hi), 14))
+        for kk, d, (lo, hi) in zip(k, dilations, pads, strict=True)
+    )
+    groups = draw(st.sampled_from([1, 2]))
+    return Case(2, sizes, 2 * groups, k, 2, 3 * groups, tuple(strides), tuple(dilations), pads)
+
+
+@given(case=strided_cases(), method=st.sampled_from(["auto", "gemm", "shift", "einsum"]))
+def test_strided_input_grads_property(
+    xp: ModuleType, device: Any, rng: np.random.Generator, case: Case, method: str
+) -> None:
+    """Input gradients of strided convolutions (computed as interleaved sub-pixel phases
+    where the stride and dilation are coprime) match the scatter-loop gradient."""
+    _, w, dy, dx, _ = _case_arrays(rng, case)
+    got = xconv.conv_backprop_input(
+        dx.shape,
+        make(xp, w, device),
+        make(xp, dy, device),
+        case.strides,
+        [(0, 0), *case.pads(), (0, 0)],
+        dilations=case.dilations,
+        method=method,
+    )
+    assert_close(xp, got, dx, dtype=xp.float64)
