@@ -21,10 +21,11 @@ from xconv import _backend, _core
 from xconv._spec import conv_spec
 
 #: (label, input NHWC, filters HWIO): cases where finite data makes ``auto`` choose
-#: ``fft`` (81 taps, one channel) and ``winograd`` (3x3, 128 channels, 14x14).
+#: ``fft`` (81 taps, one channel) and ``winograd`` (3x3, 128 channels, 14x15, a batch
+#: whose input and output hold the transformed filters).
 CASES = [
     ("fft", (1, 24, 20, 1), (9, 9, 1, 1)),
-    ("winograd", (1, 14, 15, 128), (3, 3, 128, 128)),
+    ("winograd", (12, 14, 15, 128), (3, 3, 128, 128)),
 ]
 
 
@@ -67,8 +68,11 @@ def test_auto_choice_depends_on_finiteness(
     xp = _backend.namespace(x=np.zeros(1))
     spec = conv_spec(x_shape, w_shape, strides=1, padding="SAME", dilations=1, data_format=None)
     sizes = x_shape[1:-1]
-    assert _core.choose_method(xp, spec, np.float64, w_shape, sizes) == label
-    direct = _core.choose_method(xp, spec, np.float64, w_shape, sizes, transforms=False)
+    batch = x_shape[0]
+    assert _core.choose_method(xp, spec, np.float64, w_shape, sizes, batch=batch) == label
+    direct = _core.choose_method(
+        xp, spec, np.float64, w_shape, sizes, transforms=False, batch=batch
+    )
     assert direct in ("shift", "gemm")
 
 
@@ -78,6 +82,7 @@ def test_auto_choice_depends_on_finiteness(
         ((8, 56, 56, 64), (3, 3, 64, 64)),  # 64 channels: gemm measured faster
         ((8, 7, 7, 512), (3, 3, 512, 512)),  # 7x7: Winograd's tiles waste too much
         ((8, 28, 28, 128), (5, 5, 128, 128)),  # not 3x3
+        ((8, 14, 14, 256), (3, 3, 256, 256)),  # transformed filters > input + output
     ],
 )
 def test_auto_winograd_only_for_wide_3x3(
@@ -85,4 +90,5 @@ def test_auto_winograd_only_for_wide_3x3(
 ) -> None:
     xp = _backend.namespace(x=np.zeros(1))
     spec = conv_spec(x_shape, w_shape, strides=1, padding="SAME", dilations=1, data_format=None)
-    assert _core.choose_method(xp, spec, np.float32, w_shape, x_shape[1:-1]) == "gemm"
+    sizes, batch = x_shape[1:-1], x_shape[0]
+    assert _core.choose_method(xp, spec, np.float32, w_shape, sizes, batch=batch) == "gemm"

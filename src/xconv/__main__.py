@@ -144,7 +144,7 @@ def _auto_method(from_numpy: Callable[[Any], Any], x_shape: Sequence[int], w_sha
     spec = conv_spec(
         tuple(x_shape), w_shape, strides=1, padding="SAME", dilations=1, data_format=None
     )
-    return choose_method(xp, spec, probe.dtype, w_shape, tuple(x_shape)[1:-1])
+    return choose_method(xp, spec, probe.dtype, w_shape, tuple(x_shape)[1:-1], batch=x_shape[0])
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

@@ -106,6 +106,7 @@ def choose_method(
     sizes: tuple[int, ...] | None = None,
     *,
     transforms: bool = True,
+    batch: int = 1,
 ) -> str:
     """The method ``auto`` runs for this case (see ``docs/decisions.md``).
 
@@ -116,7 +117,8 @@ def choose_method(
       :data:`AUTO_SHIFT_MAX_CONTRACTION` multiply-adds): ``fft`` for large kernels at
       stride 1 on floating data, else ``shift``;
     - wide 2-d 3x3 layers (:data:`AUTO_WINOGRAD_MIN_CHANNELS`, spatial ``sizes`` of
-      the input at least :data:`AUTO_WINOGRAD_MIN_SIZE`): ``winograd``;
+      the input at least :data:`AUTO_WINOGRAD_MIN_SIZE`, transformed filters no larger
+      than the input and output of the ``batch``): ``winograd``;
     - everything else: ``gemm`` (chunked patch matrix, one matmul per chunk).
 
     ``fft`` and ``winograd`` mix every input of a block or tile into every output of
@@ -146,11 +148,19 @@ def choose_method(
         and set(spec.strides) | set(spec.dilations) | set(spec.lhs_dilations) == {1}
         and sizes is not None
         and min(sizes) >= AUTO_WINOGRAD_MIN_SIZE
+        and _winograd_filters_fit(w_shape, batch * math.prod(sizes))
         and xp.isdtype(dtype, "real floating")
         and ALGORITHMS["winograd"].reason_not_applicable(spec, w_shape, dtype, xp) is None
     ):
         return "winograd"
     return "gemm"
+
+
+def _winograd_filters_fit(w_shape: tuple[int, ...], pixels: int) -> bool:
+    """Whether Winograd's transformed filters (``6 x 6`` taps per filter pair, 4x the
+    3x3 filters, made once per call) fit in the input + output elements of ``pixels``
+    input positions (batch x spatial): the temporaries the core allows (:func:`_chunked`)."""
+    return 36 * w_shape[-2] * w_shape[-1] <= pixels * (w_shape[-2] + w_shape[-1])
 
 
 def prefers_fft(xp: Namespace, spec: ConvSpec, dtype: Any, w_shape: tuple[int, ...]) -> bool:
@@ -178,6 +188,7 @@ def select_algorithm(
     dtype: Any,
     w_shape: tuple[int, ...] | None = None,
     sizes: tuple[int, ...] | None = None,
+    batch: int = 1,
 ) -> Algorithm:
     """The algorithm for ``method`` (``"auto"`` chooses), or a ``ValueError``.
 
@@ -186,7 +197,7 @@ def select_algorithm(
     the input's spatial sizes, for ``auto``.
     """
     if method == "auto":
-        return ALGORITHMS[choose_method(xp, spec, dtype, w_shape, sizes)]
+        return ALGORITHMS[choose_method(xp, spec, dtype, w_shape, sizes, batch=batch)]
     if method == "native":
         reason = _backend.native_unsupported(xp, spec.rank, dtype)
         if reason:
@@ -249,11 +260,12 @@ def conv_general(
     """
     cdtype = compute_dtype(xp, dtype, precision)
     sizes = tuple(x.shape[i] for i in spec.to_canonical)[1:-1]
-    algorithm = select_algorithm(method, xp, spec, cdtype, tuple(w.shape), sizes)
+    batch = x.shape[spec.to_canonical[0]]
+    algorithm = select_algorithm(method, xp, spec, cdtype, tuple(w.shape), sizes, batch)
     transforms = algorithm.name in ("fft", "winograd")
     if method == "auto" and transforms and not _backend.all_finite(xp, x, w):
         # Keep NaN and inf where a direct sum puts them: choose among the direct methods.
-        name = choose_method(xp, spec, cdtype, tuple(w.shape), sizes, transforms=False)
+        name = choose_method(xp, spec, cdtype, tuple(w.shape), sizes, transforms=False, batch=batch)
         algorithm = ALGORITHMS[name]
     budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else int(memory_budget)
     check_memory(xp, x, tuple(w.shape), spec, algorithm, cdtype, dtype, budget)
@@ -496,43 +508,52 @@ def _run_phases(
 def _chunked(
     algorithm: Algorithm, spec: ConvSpec, budget: int, x: Array, w: Array, *, xp: Namespace
 ) -> Array:
-    """Run ``algorithm`` on batch chunks, then output-row chunks, to stay under ``budget``.
+    """Run ``algorithm`` on batch chunks, then output-row chunks, to bound temporaries.
 
-    A chunk of output rows ``[r0, r1)`` along the first spatial axis reads input rows
-    ``[r0 * s, (r1 - 1) * s + (k - 1) * d + 1)`` of the padded input.
+    The algorithm's temporaries (its ``workspace_bytes``) stay under
+    ``min(budget, in + out bytes)``: the memory budget, and never more than the
+    arrays the call reads and writes (issue 5's rule: peak extra memory at most twice
+    the input and output). A chunk of output rows ``[r0, r1)`` along the first
+    spatial axis reads input rows ``[r0 * s, (r1 - 1) * s + (k - 1) * d + 1)`` of the
+    padded input. Chunks are written into one preallocated result where the library
+    allows it, else concatenated.
     """
-    n = x.shape[0]
+    n, o = x.shape[0], w.shape[-1]
     out = tuple(
         output_size(size, k, s, d, 0, 0)
         for size, k, s, d in zip(
             x.shape[1:-1], w.shape[:-2], spec.strides, spec.dilations, strict=True
         )
     )
-    if n == 0 or 0 in out or w.shape[-1] == 0:  # nothing to compute: no algorithm runs
-        return xp.zeros((n, *out, w.shape[-1]), dtype=x.dtype, device=_backend.device(x))
+    dev = _backend.device(x)
+    if n == 0 or 0 in out or o == 0:  # nothing to compute: no algorithm runs
+        return xp.zeros((n, *out, o), dtype=x.dtype, device=dev)
     itemsize = itemsize_of(xp, x.dtype)
     need = algorithm.workspace_bytes(tuple(x.shape), tuple(w.shape), spec, itemsize)
-    if need <= budget or need == 0:
+    cap = min(budget, itemsize * (math.prod(x.shape) + n * math.prod(out) * o))
+    if need <= cap:
         return algorithm(x, w, spec, xp=xp)
-    if n > 1:
-        step = max(1, n * budget // need)
-        parts = [
-            _chunked(algorithm, spec, budget, x[i : i + step, ...], w, xp=xp)
-            for i in range(0, n, step)
-        ]
-        return xp.concat(parts, axis=0)
     k, s, d = w.shape[0], spec.strides[0], spec.dilations[0]
-    rows = output_size(x.shape[1], k, s, d, 0, 0)
-    if rows <= 1:
-        return algorithm(x, w, spec, xp=xp)
-    step = max(1, rows * budget // need)
-    parts = [
-        algorithm(
-            x[:, r * s : (min(r + step, rows) - 1) * s + (k - 1) * d + 1, ...], w, spec, xp=xp
-        )
-        for r in range(0, rows, step)
-    ]
-    return xp.concat(parts, axis=1)
+    if n > 1:
+        step, size, axis = max(1, n * cap // need), n, 0
+    else:  # one image: chunks of output rows along the first spatial axis
+        step, size, axis = max(1, out[0] * cap // need), out[0], 1
+        if size <= 1:
+            return algorithm(x, w, spec, xp=xp)
+    inplace = _backend.supports_inplace(xp, x, w)
+    y = xp.empty((n, *out, o), dtype=x.dtype, device=dev) if inplace else None
+    parts = []
+    for i in range(0, size, step):
+        j = min(i + step, size)
+        if axis == 0:  # an image may still need row chunks
+            part = _chunked(algorithm, spec, budget, x[i:j, ...], w, xp=xp)
+        else:
+            part = algorithm(x[:, i * s : (j - 1) * s + (k - 1) * d + 1, ...], w, spec, xp=xp)
+        if y is None:
+            parts.append(part)
+        else:
+            _backend.copy_into(y[(slice(None),) * axis + (slice(i, j),)], part, xp=xp)
+    return y if y is not None else xp.concat(parts, axis=axis)
 
 
 def conv_input_grad(
