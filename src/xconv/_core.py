@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -341,13 +342,14 @@ def _pipeline(
     w = xp.astype(w, cdtype, copy=False)
     if spec.channels_first:
         x = xp.permute_dims(x, spec.to_canonical)
+    run = functools.partial(_run, algorithm, budget, per_chunk, xp=xp)
     phases = phase_plan(spec, tuple(x.shape[1:-1]), tuple(w.shape), algorithm, cdtype, xp)
     if phases is not None:
-        y = _run_phases(phases, algorithm, budget, per_chunk, x, w, xp=xp)
+        y = _run_phases(phases, run, x, w, xp=xp)
     else:
         x = dilate_canonical(x, spec.lhs_dilations, xp=xp)
         x = pad_canonical(x, spec.pads, spec.padding_mode, xp=xp, value=spec.pad_value)
-        y = _run(algorithm, spec, budget, per_chunk, x, w, xp=xp)
+        y = run(spec, x, w)
     if y.dtype != dtype:
         y = xp.astype(y, dtype)
     if spec.channels_first:
@@ -357,9 +359,9 @@ def _pipeline(
 
 def _run(
     algorithm: Algorithm,
-    spec: ConvSpec,
     budget: int,
     per_chunk: bool,
+    spec: ConvSpec,
     x: Array,
     w: Array,
     *,
@@ -457,15 +459,16 @@ def phase_plan(
 
 def _run_phases(
     plan: _Phases,
-    algorithm: Algorithm,
-    budget: int,
-    per_chunk: bool,
+    run: Callable[[ConvSpec, Array, Array], Array],
     x: Array,
     w: Array,
     *,
     xp: Namespace,
 ) -> Array:
-    """The input-dilated convolution of canonical ``x`` as ``plan``'s interleaved phases."""
+    """The input-dilated convolution of canonical ``x`` as ``plan``'s interleaved phases.
+
+    ``run(spec, x, w)`` convolves one phase (:func:`_run`, its options bound).
+    """
     rank = plan.spec.rank
     n, o = x.shape[0], w.shape[-1]
     dev = _backend.device(x)
@@ -487,10 +490,9 @@ def _run_phases(
             ):
                 x_index.append(slice(c + low, c + low + length + (m - 1) * d))
                 w_index.append(slice(k0, None, f))
-            part = _run(
-                algorithm, plan.spec, budget, per_chunk,
-                x[(*x_index, slice(None))], w[(*w_index, slice(None), slice(None))], xp=xp,
-            )  # fmt: skip
+            part = run(
+                plan.spec, x[(*x_index, slice(None))], w[(*w_index, slice(None), slice(None))]
+            )
         if y is not None:
             dest = (slice(None), *(slice(r, None, f) for r, f in zip(residues, factors)))
             _backend.copy_into(y[dest], part, xp=xp)
