@@ -17,8 +17,19 @@ from typing import Any
 import array_api_compat
 import numpy as np
 import numpy.typing as npt
+from hypothesis import strategies as st
 
-from _reference import full_pads, reference_conv, same_pads, valid_pads
+from _reference import (
+    PADDING_MODES,
+    full_pads,
+    out_size,
+    reference_conv,
+    same_pads,
+    valid_pads,
+)
+from xconv._algorithms import ALGORITHMS
+from xconv._backend import native_unsupported
+from xconv._spec import ConvSpec, conv_spec
 
 NDArray = npt.NDArray[Any]
 
@@ -140,24 +151,37 @@ def assert_close(
     np.testing.assert_allclose(got_np.astype(work), exp.astype(work), rtol=rtol, atol=atol)
 
 
-def random_array(rng: np.random.Generator, shape: Sequence[int], name: str) -> NDArray:
+def random_array(
+    rng: np.random.Generator, shape: Sequence[int], name: str, *, exact: bool = True
+) -> NDArray:
     """Random NumPy data suited to dtype ``name``.
 
     Integers are tiny (0..2 unsigned, -1..1 signed) so sums never overflow; float16 and
-    bfloat16 values are multiples of 1/8 in [-2, 2], exact in both formats (bfloat16
-    comes back as float32 holding those values). Complex values have both parts.
+    bfloat16 values are multiples of 1/8 in [-2, 2], exact in both formats, so that
+    small convolutions of them are exact too; with ``exact=False`` they are standard
+    normal values rounded to the format, whose products need rounding (bfloat16 comes
+    back as float32 holding those values). Complex values have both parts.
     """
     shape = tuple(shape)
     if name in INT_DTYPES:
         lo, hi = (0, 3) if name.startswith("u") else (-1, 2)
         return rng.integers(lo, hi, size=shape).astype(name)
-    if name in LOW_PRECISION:
+    if name in LOW_PRECISION and exact:
         vals = rng.integers(-16, 17, size=shape) / 8
         return vals.astype(np.float32 if name == "bfloat16" else np.float16)
     vals = rng.standard_normal(shape)
+    if name == "bfloat16":
+        return round_to_bfloat16(vals)
     if name.startswith("complex"):
         vals = vals + 1j * rng.standard_normal(shape)
     return vals.astype(name)
+
+
+def round_to_bfloat16(a: npt.ArrayLike) -> NDArray:
+    """``a`` rounded to the nearest bfloat16 (ties to even), as float32 (NumPy has none)."""
+    bits = np.asarray(a, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    return rounded.astype(np.uint32).view(np.float32)
 
 
 # --------------------------------------------------------------------------- cases
@@ -198,6 +222,17 @@ class Case:
     def w_shape(self) -> tuple[int, ...]:
         return (*self.k, self.cg, self.o)
 
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        """Canonical (channels-last) output shape."""
+        sizes = (
+            out_size(n, k, s, d, lo, hi)
+            for n, k, s, d, (lo, hi) in zip(
+                self.in_sizes, self.k, self.strides, self.dilations, self.pads(), strict=True
+            )
+        )
+        return (self.n, *sizes, self.o)
+
     def pads(self) -> list[tuple[int, int]]:
         if isinstance(self.padding, str):
             return {
@@ -223,6 +258,28 @@ class Case:
 
     def to_layout(self, canonical: NDArray) -> NDArray:
         return np.moveaxis(canonical, -1, 1) if self.channels_first else canonical
+
+    def call_kwargs(self) -> dict[str, Any]:
+        """``strides``, ``padding``, ``dilations``, ``data_format`` for ``xconv.convolution``."""
+        padding = self.padding if isinstance(self.padding, str) else [list(p) for p in self.padding]
+        return {
+            "strides": self.strides,
+            "padding": padding,
+            "dilations": self.dilations,
+            "data_format": self.data_format() or None,
+        }
+
+    def spec(self) -> ConvSpec:
+        """xconv's normalised :class:`~xconv._spec.ConvSpec` of this case."""
+        x_shape = (self.n, self.c, *self.in_sizes) if self.channels_first else self.x_shape
+        return conv_spec(x_shape, self.w_shape, **self.call_kwargs())
+
+
+def reason(method: str, case: Case, xp: ModuleType, dtype: Any) -> str | None:
+    """Why ``method`` refuses ``case`` on ``xp`` for ``dtype`` (its ``applies`` hook), or None."""
+    if method == "native":
+        return native_unsupported(xp, case.rank, dtype)
+    return ALGORITHMS[method].reason_not_applicable(case.spec(), case.w_shape, dtype, xp)
 
 
 def encode_ints(values: Sequence[int], form: str, rank: int, channels_first: bool) -> Any:
@@ -275,7 +332,77 @@ def encode_padding(case: Case, form: str) -> Any:
 
 
 def make_inputs(
-    rng: np.random.Generator, case: Case, name: str = "float64"
+    rng: np.random.Generator, case: Case, name: str = "float64", *, exact: bool = True
 ) -> tuple[NDArray, NDArray]:
-    """Canonical (channels-last) input and filters for ``case``."""
-    return random_array(rng, case.x_shape, name), random_array(rng, case.w_shape, name)
+    """Canonical (channels-last) input and filters for ``case`` (``exact``: see
+    :func:`random_array`)."""
+    return (
+        random_array(rng, case.x_shape, name, exact=exact),
+        random_array(rng, case.w_shape, name, exact=exact),
+    )
+
+
+@st.composite
+def conv_cases(
+    draw: st.DrawFn, *, winograd: st.SearchStrategy[bool] | None = None
+) -> tuple[Case, dict[str, Any]]:
+    """A random small case of rank 1-3, the argument forms to call it with, a padding mode
+    and a seed for its data.
+
+    Where ``winograd`` (a strategy; default: never) draws True the case is one Winograd
+    applies to: 3-wide kernels, stride 1 and dilation 1 (the forms are drawn all the same).
+    """
+    rank = draw(st.integers(1, 3))
+    in_sizes = tuple(
+        draw(st.lists(st.integers(1, {1: 8, 2: 6, 3: 4}[rank]), min_size=rank, max_size=rank))
+    )
+    fit = winograd is not None and draw(winograd)
+    k = (
+        (3,) * rank
+        if fit
+        else tuple(draw(st.lists(st.integers(1, 3), min_size=rank, max_size=rank)))
+    )
+    groups, cg, og = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+
+    def ints(form: str, hi: int) -> tuple[int, ...]:
+        if form == "none" or fit:
+            return (1,) * rank
+        if form in ("int", "len1"):
+            return (draw(st.integers(1, hi)),) * rank
+        return tuple(draw(st.lists(st.integers(1, hi), min_size=rank, max_size=rank)))
+
+    sform = draw(st.sampled_from(["int", "len1", "per_dim", "full"]))
+    dform = draw(st.sampled_from(["int", "len1", "per_dim", "full", "none"]))
+    pform = draw(st.sampled_from(["string", "int", "pairs", "tf"]))
+    padding: Any
+    if pform == "string":
+        padding = draw(st.sampled_from(STRING_PADDINGS))
+    elif pform == "int":
+        padding = ((draw(st.integers(0, 2)),) * 2,) * rank
+    else:
+        padding = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(rank))
+    case = Case(
+        n=draw(st.integers(0, 2)),
+        in_sizes=in_sizes,
+        c=groups * cg,
+        k=k,
+        cg=cg,
+        o=groups * og,
+        strides=ints(sform, 3),
+        dilations=ints(dform, 2),
+        padding=padding,
+        channels_first=draw(st.booleans()),
+    )
+    mode = draw(st.sampled_from(list(PADDING_MODES)))
+    pads = case.pads()
+    fits = all(max(p) < n for p, n in zip(pads, in_sizes, strict=True))
+    if padding == "FULL" or not fits:
+        mode = "zeros"  # reflect needs pad < size; keep every mode well defined
+    options = {
+        "strides_form": sform,
+        "dilations_form": dform,
+        "padding_form": pform,
+        "padding_mode": mode,
+        "seed": draw(st.integers(0, 2**32 - 1)),
+    }
+    return case, options

@@ -26,6 +26,7 @@ from _helpers import (
     Case,
     assert_close,
     backend_dtype,
+    conv_cases,
     encode_ints,
     encode_padding,
     make,
@@ -522,66 +523,14 @@ def test_depthwise_float32_and_modes(xp: ModuleType, device: Any, rng: np.random
 # --------------------------------------------------------------------------- properties
 
 
-@st.composite
-def conv_cases(draw: st.DrawFn) -> tuple[Case, dict[str, Any]]:
-    """A random small case plus the argument forms and options to call it with."""
-    rank = draw(st.integers(1, 3))
-    in_sizes = tuple(
-        draw(st.lists(st.integers(1, {1: 8, 2: 6, 3: 4}[rank]), min_size=rank, max_size=rank))
-    )
-    k = tuple(draw(st.lists(st.integers(1, 3), min_size=rank, max_size=rank)))
-    groups, cg, og = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
-
-    def ints(form: str, hi: int) -> tuple[int, ...]:
-        if form == "none":
-            return (1,) * rank
-        if form in ("int", "len1"):
-            return (draw(st.integers(1, hi)),) * rank
-        return tuple(draw(st.lists(st.integers(1, hi), min_size=rank, max_size=rank)))
-
-    sform = draw(st.sampled_from(["int", "len1", "per_dim", "full"]))
-    dform = draw(st.sampled_from(["int", "len1", "per_dim", "full", "none"]))
-    pform = draw(st.sampled_from(["string", "int", "pairs", "tf"]))
-    padding: Any
-    if pform == "string":
-        padding = draw(st.sampled_from(["SAME", "VALID", "FULL"]))
-    elif pform == "int":
-        padding = ((draw(st.integers(0, 2)),) * 2,) * rank
-    else:
-        padding = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(rank))
-    case = Case(
-        n=draw(st.integers(0, 2)),
-        in_sizes=in_sizes,
-        c=groups * cg,
-        k=k,
-        cg=cg,
-        o=groups * og,
-        strides=ints(sform, 3),
-        dilations=ints(dform, 2),
-        padding=padding,
-        channels_first=draw(st.booleans()),
-    )
-    mode = draw(st.sampled_from(PADDING_MODES))
-    pads = case.pads()
-    fits = all(max(p) < n for p, n in zip(pads, in_sizes, strict=True))
-    if padding == "FULL" or not fits:
-        mode = "zeros"  # reflect needs pad < size; keep every mode well defined
-    options = {
-        "api": draw(st.sampled_from(APIS)),
-        "strides_form": sform,
-        "dilations_form": dform,
-        "padding_form": pform,
-        "padding_mode": mode,
-        "method": draw(st.sampled_from(["auto", "einsum"])),
-        "seed": draw(st.integers(0, 2**32 - 1)),
-    }
-    return case, options
-
-
-@given(drawn=conv_cases())
+@given(
+    drawn=conv_cases(),
+    api=st.sampled_from(APIS),
+    method=st.sampled_from(["auto", "einsum"]),
+)
 def test_property_matches_reference(
-    xp: ModuleType, device: Any, drawn: tuple[Case, dict[str, Any]]
+    xp: ModuleType, device: Any, drawn: tuple[Case, dict[str, Any]], api: str, method: str
 ) -> None:
     case, options = drawn
     rng = np.random.default_rng(options.pop("seed"))
-    check(xp, device, rng, case, **options)
+    check(xp, device, rng, case, api=api, method=method, **options)

@@ -33,11 +33,11 @@ from _helpers import (
     backend_dtype,
     make,
     make_inputs,
+    reason,
     to_numpy,
 )
 from xconv._algorithms import ALGORITHMS, gemm, shift
 from xconv._backend import supports_inplace
-from xconv._spec import conv_spec
 
 #: Methods compared with the reference. Append a name here (or register it in
 #: ``ALGORITHMS``) to test it; "native" has its own tests.
@@ -104,19 +104,6 @@ def variant(rank: int, name: str) -> Case:
     return geometry(rank, **kw)
 
 
-def reason(method: str, case: Case, xp: ModuleType, dtype: Any) -> str | None:
-    """Why ``method`` refuses ``case`` (its ``applies`` hook), or None."""
-    spec = conv_spec(
-        case.x_shape if not case.channels_first else (case.n, case.c, *case.in_sizes),
-        case.w_shape,
-        strides=case.strides,
-        padding=case.padding,
-        dilations=case.dilations,
-        data_format=case.data_format() or None,
-    )
-    return ALGORITHMS[method].reason_not_applicable(spec, case.w_shape, dtype, xp)
-
-
 def run_method(
     xp: ModuleType,
     device: Any,
@@ -139,16 +126,7 @@ def run_method(
     x = make(xp, case.to_layout(x_np), device, dtype=xdt)
     w = make(xp, w_np, device, dtype=xdt)
     before = to_numpy(x), to_numpy(w)
-    kwargs: dict[str, Any] = {
-        "strides": case.strides,
-        "padding": [list(p) for p in case.padding]
-        if not isinstance(case.padding, str)
-        else case.padding,
-        "dilations": case.dilations,
-        "data_format": case.data_format() or None,
-        "method": method,
-        **options,
-    }
+    kwargs: dict[str, Any] = {**case.call_kwargs(), "method": method, **options}
     why = reason(method, case, xp, xdt)
     if why is not None:
         assert method not in UNIVERSAL, f"{method} refused a case: {why}"

@@ -72,17 +72,7 @@ def run(
     x_np, w_np = make_inputs(rng, c, dtype)
     x, w = make(xp, c.to_layout(x_np), device, dtype=xdt), make(xp, w_np, device, dtype=xdt)
     before = to_numpy(x), to_numpy(w)
-    padding = c.padding if isinstance(c.padding, str) else [list(p) for p in c.padding]
-    out = xconv.convolution(
-        x,
-        w,
-        strides=c.strides,
-        padding=padding,
-        dilations=c.dilations,
-        data_format=c.data_format() or None,
-        method=method,
-        **options,
-    )
+    out = xconv.convolution(x, w, **c.call_kwargs(), method=method, **options)
     assert_close(xp, out, c.reference(x_np, w_np), dtype=xdt, rtol=rtol)
     np.testing.assert_array_equal(to_numpy(x), before[0], err_msg="input was modified")
     np.testing.assert_array_equal(to_numpy(w), before[1], err_msg="filters were modified")
