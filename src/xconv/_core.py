@@ -508,7 +508,15 @@ def _run_phases(
 
 
 def _chunked(
-    algorithm: Algorithm, spec: ConvSpec, budget: int, x: Array, w: Array, *, xp: Namespace
+    algorithm: Algorithm,
+    spec: ConvSpec,
+    budget: int,
+    x: Array,
+    w: Array,
+    *,
+    xp: Namespace,
+    cap: int | None = None,
+    prepared: dict[str, Any] | None = None,
 ) -> Array:
     """Run ``algorithm`` on batch chunks, then output-row chunks, to bound temporaries.
 
@@ -518,7 +526,9 @@ def _chunked(
     the input and output). A chunk of output rows ``[r0, r1)`` along the first
     spatial axis reads input rows ``[r0 * s, (r1 - 1) * s + (k - 1) * d + 1)`` of the
     padded input. Chunks are written into one preallocated result where the library
-    allows it, else concatenated.
+    allows it, else concatenated. The filters are prepared once for every chunk
+    (:meth:`~xconv._algorithms.Algorithm.prepare`: Winograd's transformed filters).
+    ``cap`` and ``prepared`` are the top call's, passed down to the batch chunks.
     """
     n, o = x.shape[0], w.shape[-1]
     out = tuple(
@@ -532,25 +542,32 @@ def _chunked(
         return xp.zeros((n, *out, o), dtype=x.dtype, device=dev)
     itemsize = itemsize_of(xp, x.dtype)
     need = algorithm.workspace_bytes(tuple(x.shape), tuple(w.shape), spec, itemsize)
-    cap = min(budget, itemsize * (math.prod(x.shape) + n * math.prod(out) * o))
+    if cap is None:
+        cap = min(budget, itemsize * (math.prod(x.shape) + n * math.prod(out) * o))
+    if prepared is None:
+        prepared = algorithm.prepare(w, spec, xp) if need > cap else {}
     if need <= cap:
-        return algorithm(x, w, spec, xp=xp)
+        return algorithm(x, w, spec, xp=xp, **prepared)
     k, s, d = w.shape[0], spec.strides[0], spec.dilations[0]
     if n > 1:
         step, size, axis = max(1, n * cap // need), n, 0
     else:  # one image: chunks of output rows along the first spatial axis
         step, size, axis = max(1, out[0] * cap // need), out[0], 1
         if size <= 1:
-            return algorithm(x, w, spec, xp=xp)
+            return algorithm(x, w, spec, xp=xp, **prepared)
+        step = algorithm.row_multiple * max(1, step // algorithm.row_multiple)
     inplace = _backend.supports_inplace(xp, x, w)
     y = xp.empty((n, *out, o), dtype=x.dtype, device=dev) if inplace else None
     parts = []
     for i in range(0, size, step):
         j = min(i + step, size)
         if axis == 0:  # an image may still need row chunks
-            part = _chunked(algorithm, spec, budget, x[i:j, ...], w, xp=xp)
+            part = _chunked(
+                algorithm, spec, budget, x[i:j, ...], w, xp=xp, cap=cap, prepared=prepared
+            )
         else:
-            part = algorithm(x[:, i * s : (j - 1) * s + (k - 1) * d + 1, ...], w, spec, xp=xp)
+            rows = x[:, i * s : (j - 1) * s + (k - 1) * d + 1, ...]
+            part = algorithm(rows, w, spec, xp=xp, **prepared)
         if y is None:
             parts.append(part)
         else:

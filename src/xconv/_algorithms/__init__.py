@@ -36,9 +36,21 @@ class Algorithm:
     #: ``applies(spec, w_shape, dtype, xp)``: why the method cannot run a case, or None
     #: when it can (None here: it runs every case).
     applies: Callable[[ConvSpec, tuple[int, ...], Any, Namespace], str | None] | None = None
+    #: ``prepare(w, spec, xp)``: keyword arguments for ``run`` computed from the filters
+    #: alone (Winograd's transformed filters), made once when the core runs the
+    #: algorithm on several chunks of one input; None: nothing to prepare.
+    prepare_filters: Callable[[Array, ConvSpec, Namespace], dict[str, Any]] | None = None
+    #: Output-row chunks are a multiple of this many rows (Winograd's tile size).
+    row_multiple: int = 1
 
-    def __call__(self, x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
-        return self.run(x, w, spec, xp=xp)
+    def __call__(
+        self, x: Array, w: Array, spec: ConvSpec, *, xp: Namespace, **prepared: Any
+    ) -> Array:
+        return self.run(x, w, spec, xp=xp, **prepared)
+
+    def prepare(self, w: Array, spec: ConvSpec, xp: Namespace) -> dict[str, Any]:
+        """What :attr:`prepare_filters` gives, or nothing."""
+        return {} if self.prepare_filters is None else self.prepare_filters(w, spec, xp)
 
     def reason_not_applicable(
         self, spec: ConvSpec, w_shape: tuple[int, ...], dtype: Any, xp: Namespace
@@ -55,7 +67,14 @@ ALGORITHMS: dict[str, Algorithm] = {
     "einsum": Algorithm("einsum", direct.run, direct.workspace_bytes),
     "gemm": Algorithm("gemm", gemm.run, gemm.workspace_bytes),
     "shift": Algorithm("shift", shift.run, shift.workspace_bytes),
-    "winograd": Algorithm("winograd", winograd.run, winograd.workspace_bytes, winograd.applies),
+    "winograd": Algorithm(
+        "winograd",
+        winograd.run,
+        winograd.workspace_bytes,
+        winograd.applies,
+        winograd.prepare,
+        row_multiple=4,
+    ),
     "fft": Algorithm("fft", fft_method.run, fft_method.workspace_bytes, fft_method.applies),
     # The caller's library's own convolution (torch, jax); it manages its own memory.
     "native": Algorithm("native", native_conv, _no_workspace),

@@ -40,7 +40,7 @@ from xconv._backend import device
 from xconv._spec import ConvSpec
 from xconv._typing import Array, Namespace
 
-__all__ = ["applies", "output_tile", "run", "transforms", "workspace_bytes"]
+__all__ = ["applies", "output_tile", "prepare", "run", "transforms", "workspace_bytes"]
 
 #: Finite interpolation points of ``F(m, 3)`` (the point at infinity is implied).
 POINTS: dict[int, tuple[Fraction, ...]] = {
@@ -190,11 +190,28 @@ def _apply(mat: Array, v: Array, axis: int, xp: Namespace) -> Array:
     return xp.reshape(out, (*shape[:axis], mat.shape[0], *shape[axis + 1 :]))
 
 
-def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
+def prepare(w: Array, spec: ConvSpec, xp: Namespace) -> dict[str, Array]:
+    """The transformed filters ``{"u": G w G^T}``, ``(a**r, C/g, O)``, for :func:`run`.
+
+    Kernel axes reversed to match the input tiles: ``G`` is applied along each, giving
+    ``(a_{r-1}, ..., a_0, Cg, O)``. The core makes them once for all chunks of a call.
+    """
+    rank = spec.rank
+    m = output_tile(xp.finfo(w.dtype).bits)
+    a = m + KERNEL - 1
+    g_mat = _matrix(transforms(m)[1], w, xp)
+    u = xp.permute_dims(w, (*range(rank - 1, -1, -1), rank, rank + 1)) if rank > 1 else w
+    for d in range(rank):
+        u = _apply(g_mat, u, d, xp)
+    return {"u": xp.reshape(u, (a**rank, *w.shape[-2:]))}
+
+
+def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace, u: Array | None = None) -> Array:
     """VALID convolution of padded canonical ``x (N, *S, C)`` with ``w (3, ..., C/g, O)``.
 
     Arguments and result follow the algorithm contract of
-    :mod:`xconv._algorithms` (padded canonical input, filters, spec; ``(N, *out, O)``).
+    :mod:`xconv._algorithms` (padded canonical input, filters, spec; ``(N, *out, O)``);
+    ``u``: the filters already transformed by :func:`prepare`.
     """
     rank, groups = spec.rank, spec.groups
     n, sizes, c = x.shape[0], tuple(x.shape[1:-1]), x.shape[-1]
@@ -204,8 +221,8 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
     out, tiles = _tiles(sizes, m)
     if 0 in (n, c, o, *out):
         return xp.zeros((n, *out, o), dtype=x.dtype, device=device(x))
-    bt_rows, g_rows, at_rows = transforms(m)
-    bt, g_mat, at = (_matrix(rows, x, xp) for rows in (bt_rows, g_rows, at_rows))
+    bt_rows, _, at_rows = transforms(m)
+    bt, at = _matrix(bt_rows, x, xp), _matrix(at_rows, x, xp)
 
     # Input: pad each axis to tiles * m + 2, then per axis gather the ``a`` strided
     # slices (tile offsets) into a new *leading* axis and apply B^T to it: one 2-d
@@ -223,12 +240,8 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
     positions, count = a**rank, n * math.prod(tiles)
     v = xp.reshape(v, (positions, count, c))
 
-    # Filters (*k, Cg, O), kernel axes reversed to match: G along each, giving
-    # (a_{r-1}, ..., a_0, Cg, O).
-    u = xp.permute_dims(w, (*range(rank - 1, -1, -1), rank, rank + 1)) if rank > 1 else w
-    for d in range(rank):
-        u = _apply(g_mat, u, d, xp)
-    u = xp.reshape(u, (positions, cg, o))
+    if u is None:
+        u = prepare(w, spec, xp)["u"]
 
     # Channel contraction: one GEMM per tile position (and group).
     if groups == 1:
