@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -329,6 +329,27 @@ def encode_padding(case: Case, form: str) -> Any:
         return [[0, 0], [0, 0], *pairs] if case.channels_first else [[0, 0], *pairs, [0, 0]]
     msg = f"unknown form {form!r}"
     raise AssertionError(msg)
+
+
+def small_case(rank: int, defaults: Mapping[str, Any], **overrides: Any) -> Case:
+    """A small :class:`Case` of ``rank``: a test module's ``defaults``, then ``overrides``.
+
+    Batch 2, 4 input channels, 3-wide kernels, one group, 5 outputs, stride 1, VALID
+    unless said otherwise. A value may be given per rank (a dict ``{rank: value}``);
+    ``in_sizes``, ``k``, ``strides`` and ``dilations`` may be longer tuples (cut to
+    ``rank`` entries) or one int for every axis.
+    """
+    base: dict[str, Any] = {"n": 2, "c": 4, "k": 3, "cg": 4, "o": 5, "padding": "VALID"}
+    base.update(strides=1, dilations=1)
+    base.update(defaults)
+    base.update(overrides)
+    for key, value in base.items():
+        if isinstance(value, dict):
+            value = value[rank]
+        if key in ("in_sizes", "k", "strides", "dilations"):
+            value = (value,) * rank if isinstance(value, int) else tuple(value)[:rank]
+        base[key] = value
+    return Case(**base)
 
 
 def make_inputs(

@@ -204,13 +204,14 @@ def reference_separable(
     x: npt.ArrayLike,
     depthwise_filter: npt.ArrayLike,
     pointwise_filter: npt.ArrayLike,
-    strides: Sequence[int],
-    dilations: Sequence[int],
-    pads: Sequence[tuple[int, int]],
-    padding_mode: str = "zeros",
+    *geometry: Any,
 ) -> NDArray:
-    """Depthwise, then a 1x1 pointwise contraction ``(1, ..., 1, C * M, O)``."""
-    mid = reference_depthwise(x, depthwise_filter, strides, dilations, pads, padding_mode)
+    """Depthwise, then a 1x1 pointwise contraction ``(1, ..., 1, C * M, O)``.
+
+    ``geometry``: ``strides, dilations, pads[, padding_mode]`` as for
+    :func:`reference_depthwise`.
+    """
+    mid = reference_depthwise(x, depthwise_filter, *geometry)
     pw = np.asarray(pointwise_filter)
     if any(s != 1 for s in pw.shape[:-2]) or pw.shape[-2] != mid.shape[-1]:
         msg = f"pointwise filter must be (1, ..., 1, {mid.shape[-1]}, O), got {pw.shape}"

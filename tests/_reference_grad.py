@@ -20,6 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 NDArray = npt.NDArray[np.float64]
+Ints = Sequence[int]
+Pairs = Sequence[tuple[int, int]]
 
 
 def _groups(c: int, w_shape: Sequence[int]) -> tuple[int, int, int]:
@@ -29,12 +31,7 @@ def _groups(c: int, w_shape: Sequence[int]) -> tuple[int, int, int]:
 
 
 def reference_input_grad(
-    x_shape: Sequence[int],
-    w: npt.ArrayLike,
-    dy: npt.ArrayLike,
-    strides: Sequence[int],
-    dilations: Sequence[int],
-    pads: Sequence[tuple[int, int]],
+    x_shape: Ints, w: npt.ArrayLike, dy: npt.ArrayLike, strides: Ints, dilations: Ints, pads: Pairs
 ) -> NDArray:
     """Gradient w.r.t. the canonical input ``(N, *S, C)`` of ``reference_conv``."""
     wa, dya = np.asarray(w, dtype=np.float64), np.asarray(dy, dtype=np.float64)
@@ -55,12 +52,7 @@ def reference_input_grad(
 
 
 def reference_filter_grad(
-    x: npt.ArrayLike,
-    w_shape: Sequence[int],
-    dy: npt.ArrayLike,
-    strides: Sequence[int],
-    dilations: Sequence[int],
-    pads: Sequence[tuple[int, int]],
+    x: npt.ArrayLike, w_shape: Ints, dy: npt.ArrayLike, strides: Ints, dilations: Ints, pads: Pairs
 ) -> NDArray:
     """Gradient w.r.t. the filters ``(*k, C/g, O)`` of ``reference_conv``."""
     xa, dya = np.asarray(x, dtype=np.float64), np.asarray(dy, dtype=np.float64)

@@ -9,6 +9,7 @@ and that the result is of the input's namespace, dtype and device.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -32,6 +33,7 @@ from _helpers import (
     make,
     make_inputs,
     random_array,
+    small_case,
     to_numpy,
 )
 from _reference import reference_depthwise, reference_separable, same_pads
@@ -117,21 +119,16 @@ def check(
     return out
 
 
-def geometry(rank: int, **kw: Any) -> dict[str, Any]:
-    """A small default case geometry for ``rank``, overridable by keyword."""
-    base: dict[str, Any] = {
-        "n": 2,
-        "in_sizes": (9, 7, 5, 4)[:rank] if rank < 3 else (5, 6, 5, 3)[:rank],
-        "c": 4,
-        "k": (3, 2, 2, 2)[:rank],
+#: Defaults of this module's cases (see ``small_case``).
+geometry = functools.partial(
+    small_case,
+    defaults={
+        "in_sizes": {1: (9,), 2: (9, 7), 3: (5, 6, 5), 4: (5, 6, 5, 3)},
+        "k": (3, 2, 2, 2),
         "cg": 2,
         "o": 6,
-        "strides": (1,) * rank,
-        "dilations": (1,) * rank,
-        "padding": "VALID",
-    }
-    base.update(kw)
-    return base
+    },
+)
 
 
 # --------------------------------------------------------------------------- argument forms
@@ -159,14 +156,12 @@ def _form_case(rank: int, sform: str, dform: str, pkind: str, channels_first: bo
         "pairs": ((1, 2), (0, 1), (2, 0))[:rank],
         "uniform": ((1, 1),) * rank,
     }.get(pkind, pkind)
-    return Case(
-        **geometry(
-            rank,
-            strides=strides,
-            dilations=dilations,
-            padding=padding,
-            channels_first=channels_first,
-        )
+    return geometry(
+        rank,
+        strides=strides,
+        dilations=dilations,
+        padding=padding,
+        channels_first=channels_first,
     )
 
 
@@ -196,11 +191,11 @@ def test_default_arguments(
     xp: ModuleType, device: Any, rng: np.random.Generator, rank: int
 ) -> None:
     """Defaults: channels-last layouts, dilations None, convolution's strides/padding."""
-    case = Case(**geometry(rank, padding="SAME"))
+    case = geometry(rank, padding="SAME")
     x_np, w_np = make_inputs(rng, case)
     x, w = make(xp, x_np, device), make(xp, w_np, device)
     assert_close(xp, conv_n(rank)(x, w, 1, "SAME"), case.reference(x_np, w_np), dtype=xp.float64)
-    valid = Case(**geometry(rank))
+    valid = geometry(rank)
     assert_close(xp, xconv.convolution(x, w), valid.reference(x_np, w_np), dtype=xp.float64)
 
 
@@ -238,7 +233,7 @@ def test_rank4_convolution(
 def test_groups(
     xp: ModuleType, device: Any, rng: np.random.Generator, rank: int, c: int, cg: int, o: int
 ) -> None:
-    case = Case(**geometry(rank, c=c, cg=cg, o=o, strides=(2,) * rank, padding="SAME"))
+    case = geometry(rank, c=c, cg=cg, o=o, strides=(2,) * rank, padding="SAME")
     check(xp, device, rng, case)
 
 
@@ -247,9 +242,7 @@ def test_groups(
 def test_dtypes(
     xp: ModuleType, device: Any, rng: np.random.Generator, rank: int, dtype: str
 ) -> None:
-    case = Case(
-        **geometry(rank, n=1, in_sizes=(5, 4, 3)[:rank], strides=(1, 2, 1)[:rank], padding="SAME")
-    )
+    case = geometry(rank, n=1, in_sizes=(5, 4, 3)[:rank], strides=(1, 2, 1)[:rank], padding="SAME")
     check(xp, device, rng, case, dtype=dtype)
 
 
@@ -269,7 +262,7 @@ def test_mixed_dtypes(
     xdt, wdt = backend_dtype(xp, xdtype), backend_dtype(xp, wdtype)
     if xdt is None or wdt is None:
         pytest.skip(f"{xp.__name__} lacks {xdtype} or {wdtype}")
-    case = Case(**geometry(2, padding="SAME"))
+    case = geometry(2, padding="SAME")
     x_np, w_np = random_array(rng, case.x_shape, xdtype), random_array(rng, case.w_shape, wdtype)
     x, w = make(xp, x_np, device), make(xp, w_np, device)
     out = call("convN", x, w, case)
@@ -301,7 +294,7 @@ def test_sizes(
 ) -> None:
     per_dim = {"in_sizes", "k", "strides", "dilations"}
     kw = {key: (v,) * rank if key in per_dim else v for key, v in kw.items()}
-    case = Case(**geometry(rank, **kw))
+    case = geometry(rank, **kw)
     out = check(xp, device, rng, case, api="convN")  # checks the shape against the reference
     assert (0 in tuple(out.shape)) == empty
 
@@ -322,14 +315,12 @@ def test_padding_modes(
     xp: ModuleType, device: Any, rng: np.random.Generator, rank: int, padding: str, mode: str
 ) -> None:
     pads: Any = "SAME" if padding == "SAME" else ((2, 1), (0, 3), (1, 0))[:rank]
-    case = Case(
-        **geometry(
-            rank,
-            in_sizes=(6, 5, 4)[:rank],
-            strides=(2, 1, 1)[:rank],
-            padding=pads,
-            channels_first=rank == 2,
-        )
+    case = geometry(
+        rank,
+        in_sizes=(6, 5, 4)[:rank],
+        strides=(2, 1, 1)[:rank],
+        padding=pads,
+        channels_first=rank == 2,
     )
     check(xp, device, rng, case, api="convN", padding_mode=mode)
 
@@ -339,7 +330,7 @@ def test_padding_modes(
 
 @pytest.mark.parametrize("rank", RANKS)
 def test_readonly_numpy_inputs(rng: np.random.Generator, rank: int) -> None:
-    case = Case(**geometry(rank, padding="SAME", strides=(2,) * rank))
+    case = geometry(rank, padding="SAME", strides=(2,) * rank)
     x_np, w_np = make_inputs(rng, case)
     x, w = x_np.copy(), w_np.copy()
     x.flags.writeable = False
@@ -358,9 +349,7 @@ def test_noncontiguous_inputs(
     xp: ModuleType, device: Any, rng: np.random.Generator, rank: int, channels_first: bool
 ) -> None:
     """Strided input (every other element of the first spatial axis), transposed filters."""
-    case = Case(
-        **geometry(rank, padding="SAME", dilations=(2,) * rank, channels_first=channels_first)
-    )
+    case = geometry(rank, padding="SAME", dilations=(2,) * rank, channels_first=channels_first)
     big = random_array(rng, (case.n, 2 * case.in_sizes[0], *case.in_sizes[1:], case.c), "float64")
     x_np = big[:, ::2]
     w_np = random_array(rng, case.w_shape, "float64")
@@ -378,9 +367,7 @@ def test_noncontiguous_inputs(
 
 @pytest.mark.parametrize("rank", RANKS)
 def test_methods_agree(xp: ModuleType, device: Any, rng: np.random.Generator, rank: int) -> None:
-    case = Case(
-        **geometry(rank, padding="SAME", strides=(2, 1, 2)[:rank], dilations=(1, 2, 1)[:rank])
-    )
+    case = geometry(rank, padding="SAME", strides=(2, 1, 2)[:rank], dilations=(1, 2, 1)[:rank])
     x_np, w_np = make_inputs(rng, case)
     outs = [
         check(xp, device, rng, case, x_np=x_np, w_np=w_np, method=method, precision=None)
@@ -395,9 +382,7 @@ def test_memory_budget_chunks(
 ) -> None:
     """A 4 KiB budget is far below the window buffer; chunked results are the same."""
     in_sizes = {1: (40,), 2: (10, 8), 3: (5, 4, 4)}[rank]
-    case = Case(
-        **geometry(rank, n=2, in_sizes=in_sizes, c=4, cg=4, o=8, k=(3,) * rank, padding="SAME")
-    )
+    case = geometry(rank, n=2, in_sizes=in_sizes, c=4, cg=4, o=8, k=(3,) * rank, padding="SAME")
     x_np, w_np = make_inputs(rng, case)
     chunked = check(xp, device, rng, case, x_np=x_np, w_np=w_np, memory_budget=4096)
     whole = check(xp, device, rng, case, x_np=x_np, w_np=w_np)
@@ -413,7 +398,7 @@ def test_dask_multichunk(rng: np.random.Generator) -> None:
     da = pytest.importorskip("dask.array")
     import dask
 
-    case = Case(**geometry(2, n=3, in_sizes=(10, 9), padding="SAME", strides=(2, 1)))
+    case = geometry(2, n=3, in_sizes=(10, 9), padding="SAME", strides=(2, 1))
     x_np, w_np = make_inputs(rng, case)
     x = da.from_array(x_np, chunks=(1, 4, 5, 2))
     w = da.from_array(w_np, chunks=(2, 1, 2, 3))
@@ -442,18 +427,9 @@ def _depthwise_case(
 ) -> tuple[Case, dict[str, Any]]:
     """The case for a DEPTHWISE row; channels-last passes "NHWC" or None by ``name_nhwc``."""
     strides, sform, padding, pform, dilations, dform, cf = row
-    case = Case(
-        n=2,
-        in_sizes=(8, 7),
-        c=3,
-        k=(3, 2),
-        cg=3,
-        o=3 * m,
-        strides=strides,
-        dilations=dilations,
-        padding=padding,
-        channels_first=cf,
-    )
+    fixed = {"in_sizes": (8, 7), "c": 3, "k": (3, 2), "cg": 3, "o": 3 * m}
+    case = Case(n=2, **fixed, strides=strides, dilations=dilations, padding=padding,
+                channels_first=cf)  # fmt: skip
     kwargs = {
         "strides": encode_ints(strides, sform, 2, cf),
         "padding": encode_padding(case, pform),
@@ -463,34 +439,28 @@ def _depthwise_case(
     return case, kwargs
 
 
+@pytest.mark.parametrize("separable", [False, True], ids=["depthwise", "separable"])
 @pytest.mark.parametrize("multiplier", [1, 2])
 @pytest.mark.parametrize("row", DEPTHWISE)
-def test_depthwise_conv2d(
-    xp: ModuleType, device: Any, rng: np.random.Generator, row: tuple[Any, ...], multiplier: int
+def test_depthwise_and_separable_conv2d(
+    xp: ModuleType,
+    device: Any,
+    rng: np.random.Generator,
+    row: tuple[Any, ...],
+    multiplier: int,
+    separable: bool,
 ) -> None:
-    case, kwargs = _depthwise_case(row, multiplier, name_nhwc=False)
+    """``depthwise_conv2d``, and ``separable_conv2d`` (a 1x1 conv after it) to 5 outputs."""
+    case, kwargs = _depthwise_case(row, multiplier, name_nhwc=separable)
     x_np = random_array(rng, case.x_shape, "float64")
-    f_np = random_array(rng, (*case.k, case.c, multiplier), "float64")
-    x, f = make(xp, case.to_layout(x_np), device), make(xp, f_np, device)
-    out = xconv.depthwise_conv2d(x, f, **kwargs)
-    expected = reference_depthwise(x_np, f_np, case.strides, case.dilations, case.pads())
-    assert_close(
-        xp, out, case.to_layout(expected), dtype=xp.float64, device=array_api_compat.device(x)
-    )
-
-
-@pytest.mark.parametrize("multiplier", [1, 2])
-@pytest.mark.parametrize("row", DEPTHWISE)
-def test_separable_conv2d(
-    xp: ModuleType, device: Any, rng: np.random.Generator, row: tuple[Any, ...], multiplier: int
-) -> None:
-    case, kwargs = _depthwise_case(row, multiplier, name_nhwc=True)
-    x_np = random_array(rng, case.x_shape, "float64")
-    d_np = random_array(rng, (*case.k, case.c, multiplier), "float64")
-    p_np = random_array(rng, (1, 1, case.c * multiplier, 5), "float64")
-    x, d, p = (make(xp, a, device) for a in (case.to_layout(x_np), d_np, p_np))
-    out = xconv.separable_conv2d(x, d, p, **kwargs)
-    expected = reference_separable(x_np, d_np, p_np, case.strides, case.dilations, case.pads())
+    filters = [random_array(rng, (*case.k, case.c, multiplier), "float64")]
+    if separable:
+        filters.append(random_array(rng, (1, 1, case.c * multiplier, 5), "float64"))
+    reference = reference_separable if separable else reference_depthwise
+    expected = reference(x_np, *filters, case.strides, case.dilations, case.pads())
+    func = xconv.separable_conv2d if separable else xconv.depthwise_conv2d
+    x = make(xp, case.to_layout(x_np), device)
+    out = func(x, *(make(xp, f, device) for f in filters), **kwargs)
     assert_close(
         xp, out, case.to_layout(expected), dtype=xp.float64, device=array_api_compat.device(x)
     )
@@ -498,17 +468,7 @@ def test_separable_conv2d(
 
 def test_depthwise_float32_and_modes(xp: ModuleType, device: Any, rng: np.random.Generator) -> None:
     """float32 and a non-zero padding mode through the depthwise path."""
-    case = Case(
-        n=1,
-        in_sizes=(6, 6),
-        c=2,
-        k=(3, 3),
-        cg=2,
-        o=4,
-        strides=(1, 1),
-        dilations=(1, 1),
-        padding="SAME",
-    )
+    case = geometry(2, n=1, in_sizes=(6, 6), c=2, k=3, cg=2, o=4, padding="SAME")
     x_np = random_array(rng, case.x_shape, "float32")
     f_np = random_array(rng, (3, 3, 2, 2), "float32")
     out = xconv.depthwise_conv2d(

@@ -17,6 +17,7 @@ and memory budgets.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from types import ModuleType
 from typing import Any
 
@@ -34,6 +35,7 @@ from _helpers import (
     make,
     make_inputs,
     reason,
+    small_case,
     to_numpy,
 )
 from xconv._algorithms import ALGORITHMS, gemm, shift
@@ -50,25 +52,11 @@ UNIVERSAL = ("einsum", "gemm", "shift")
 RANKS = [1, 2, 3]
 
 
-def geometry(rank: int, **kw: Any) -> Case:
-    """A small case of ``rank``; keywords override the defaults."""
-    base: dict[str, Any] = {
-        "n": 2,
-        "in_sizes": {1: (11,), 2: (8, 7), 3: (5, 6, 4), 4: (4, 3, 4, 3)}[rank],
-        "c": 4,
-        "k": (3, 3, 2, 2)[:rank],
-        "cg": 4,
-        "o": 5,
-        "strides": (1,) * rank,
-        "dilations": (1,) * rank,
-        "padding": "VALID",
-    }
-    base.update(kw)
-    per_dim = ("k", "strides", "dilations")
-    for key in per_dim:
-        if isinstance(base[key], int):
-            base[key] = (base[key],) * rank
-    return Case(**base)
+#: Defaults of this module's cases (see ``small_case``).
+geometry = functools.partial(
+    small_case,
+    defaults={"in_sizes": {1: (11,), 2: (8, 7), 3: (5, 6, 4), 4: (4, 3, 4, 3)}, "k": (3, 3, 2, 2)},
+)
 
 
 #: name -> Case keywords (ints are per-dimension uniform).

@@ -46,18 +46,11 @@ CASES = [
 
 
 @pytest.mark.parametrize("name", ["correlate", "convolve"])
-@pytest.mark.parametrize(("shape", "k", "axes", "dt", "wdt"), CASES, ids=str)
+@pytest.mark.parametrize("row", CASES, ids=str)
 def test_modes(
-    xp: ModuleType,
-    device: Any,
-    rng: np.random.Generator,
-    name: str,
-    shape: tuple[int, ...],
-    k: tuple[int, ...],
-    axes: Any,
-    dt: str,
-    wdt: str,
+    xp: ModuleType, device: Any, rng: np.random.Generator, name: str, row: tuple[Any, ...]
 ) -> None:
+    shape, k, axes, dt, wdt = row
     x = random_array(rng, shape, dt) * (3 if "int" in dt else 1)
     w = random_array(rng, k, wdt)
     # origin[i] belongs to axes[i]; the weights' dimensions to the axes in order.

@@ -46,23 +46,6 @@ LINEAR_CASES = [
 ]
 
 
-@pytest.mark.parametrize("name", ["convolve", "correlate"])
-@pytest.mark.parametrize(("s1", "s2", "dtype", "method"), LINEAR_CASES, ids=str)
-def test_convolve_correlate(
-    xp: ModuleType,
-    device: Any,
-    rng: np.random.Generator,
-    name: str,
-    s1: tuple[int, ...],
-    s2: tuple[int, ...],
-    dtype: str,
-    method: str,
-) -> None:
-    a, b = random_array(rng, s1, dtype), random_array(rng, s2, dtype)
-    for mode in MODES:
-        check(xp, device, name, (a, b), mode=mode, method=method)
-
-
 # (in1 shape, in2 shape, axes): broadcasting along the axes not convolved, extent-1
 # axes, the second input larger along the convolved axes (valid mode swaps).
 FREQUENCY_CASES = [
@@ -111,21 +94,26 @@ BOUNDARY_CASES = [
 ]
 
 
-@pytest.mark.parametrize("name", ["convolve2d", "correlate2d"])
-@pytest.mark.parametrize(("boundary", "s1", "s2", "dtype"), BOUNDARY_CASES, ids=str)
-def test_2d_boundaries(
-    xp: ModuleType,
-    device: Any,
-    rng: np.random.Generator,
-    name: str,
-    boundary: str,
-    s1: tuple[int, int],
-    s2: tuple[int, int],
-    dtype: str,
+#: (functions, in1 shape, in2 shape, dtype, keywords): each function in every mode.
+MODE_CASES = [
+    *((("convolve", "correlate"), s1, s2, dt, {"method": m}) for s1, s2, dt, m in LINEAR_CASES),
+    *(
+        (("convolve2d", "correlate2d"), s1, s2, dt, {"boundary": b, "fillvalue": 1.5})
+        for b, s1, s2, dt in BOUNDARY_CASES
+    ),
+]
+
+
+@pytest.mark.parametrize("row", MODE_CASES, ids=str)
+def test_every_mode(
+    xp: ModuleType, device: Any, rng: np.random.Generator, row: tuple[Any, ...]
 ) -> None:
+    """convolve/correlate (each method) and convolve2d/correlate2d (each boundary)."""
+    names, s1, s2, dtype, kwargs = row
     a, b = random_array(rng, s1, dtype), random_array(rng, s2, dtype)
-    for mode in MODES:
-        check(xp, device, name, (a, b), mode=mode, boundary=boundary, fillvalue=1.5)
+    for name in names:
+        for mode in MODES:
+            check(xp, device, name, (a, b), mode=mode, **kwargs)
 
 
 def test_2d_integer_fillvalue(xp: ModuleType, device: Any, rng: np.random.Generator) -> None:

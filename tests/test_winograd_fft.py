@@ -17,6 +17,7 @@ float16 computed natively (F(2, 3) in float16) 2e-2.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import sys
 from collections.abc import Iterator
@@ -28,30 +29,29 @@ import numpy as np
 import pytest
 
 import xconv
-from _helpers import Case, assert_close, backend_dtype, make, make_inputs, random_array, to_numpy
+from _helpers import (
+    Case,
+    assert_close,
+    backend_dtype,
+    make,
+    make_inputs,
+    random_array,
+    small_case,
+    to_numpy,
+)
 from xconv import _backend
 from xconv._algorithms import fft, winograd
 from xconv._typing import Method
 
-
-def case(rank: int, **kw: Any) -> Case:
-    """A small case of ``rank`` (3-wide kernels, stride 1, SAME); keywords override."""
-    base: dict[str, Any] = {
-        "n": 2,
-        "in_sizes": {1: (13,), 2: (9, 10), 3: (6, 7, 5), 4: (5, 4, 5, 3)}[rank],
-        "c": 4,
-        "k": (3,) * rank,
-        "cg": 4,
+#: Defaults of this module's cases: 3-wide kernels, stride 1, SAME (see ``small_case``).
+case = functools.partial(
+    small_case,
+    defaults={
+        "in_sizes": {1: (13,), 2: (9, 10), 3: (6, 7, 5), 4: (5, 4, 5, 3)},
         "o": 3,
-        "strides": (1,) * rank,
-        "dilations": (1,) * rank,
         "padding": "SAME",
-    }
-    base.update(kw)
-    for key in ("k", "strides", "dilations"):
-        if isinstance(base[key], int):
-            base[key] = (base[key],) * rank
-    return Case(**base)
+    },
+)
 
 
 def run(
