@@ -372,6 +372,11 @@ def _run(
     return _backend.by_chunks(run, x, w, spec, xp=xp) if per_chunk else run(x, w, xp=xp)
 
 
+#: Most sub-pixel phases one input-dilated convolution is split into (one algorithm
+#: call each); beyond, the input is dilated with zeros instead.
+MAX_PHASES = 64
+
+
 @dataclass(frozen=True)
 class _Phases:
     """Sub-pixel plan of an input-dilated convolution (see :func:`phase_plan`).
@@ -405,9 +410,13 @@ def phase_plan(
     ordinary stride-1 convolution with a sub-kernel, and the phases interleave into
     the output: ``prod(s)`` times less work and no dilated copy of the input (the
     sub-pixel decomposition). None where it does not apply: no input dilation, output
-    strides, padding other than zeros, ``gcd(s, d) > 1``, empty sizes, or an
-    algorithm that refuses a sub-kernel (Winograd needs 3-wide kernels).
+    strides, padding other than zeros, ``gcd(s, d) > 1``, empty sizes, an algorithm
+    that refuses a sub-kernel (Winograd needs 3-wide kernels), a stride larger than
+    the kernel (phases without taps: the loop over ``prod(s)`` phases would cost more
+    than it saves) or more than :data:`MAX_PHASES` phases.
     """
+    if math.prod(spec.lhs_dilations) > MAX_PHASES:
+        return None
     lhs = spec.lhs_dilations
     if (
         all(f == 1 for f in lhs)
@@ -423,7 +432,7 @@ def phase_plan(
         sizes, w_shape[:rank], lhs, spec.dilations, spec.pads, strict=True
     ):
         out = output_size((n - 1) * f + 1, k, 1, d, lo, hi)
-        if out == 0 or math.gcd(f, d) != 1:
+        if out == 0 or math.gcd(f, d) != 1 or f > k:
             return None
         length = -(-out // f)
         inverse = pow(d, -1, f)
