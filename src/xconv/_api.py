@@ -251,12 +251,16 @@ def _forward(a: _Args, rank: int | None, w_name: str = "filters") -> Array:
     return conv_general(x, w, spec, xp=xp, dtype=dtype, **core)
 
 
-def _sizes(value: Any, *, name: str, rank: int) -> tuple[int, ...]:
-    """A shape argument (sequence or 1-d integer array) of ``rank + 2`` entries >= 0."""
+def _sizes(value: Any, *, name: str, rank: int, source: str = "") -> tuple[int, ...]:
+    """A shape argument (sequence or 1-d integer array) of ``rank + 2`` entries >= 0.
+
+    ``source`` names the argument that ``rank`` was read from, for the message.
+    """
     sizes = as_int_tuple(value, name=name)
     if len(sizes) != rank + 2 or any(v < 0 for v in sizes):
         raise ValueError(
-            f"{name} must be {rank + 2} non-negative sizes in data_format order, got {list(sizes)}"
+            f"{name} must be {rank + 2} non-negative sizes in data_format order{source}, "
+            f"got {list(sizes)}"
         )
     return sizes
 
@@ -270,9 +274,16 @@ def _grad_spec(
     """
     x_name, w_name, dy_name = names
     x_shape, w_shape, dy_shape = (tuple(s) for s in shapes)
-    fwd = _spec(a, x_shape, w_shape, rank, filters_name=w_name)
+    fwd = _spec(a, x_shape, w_shape, rank, input_name=x_name, filters_name=w_name)
     check_out_backprop(
-        fwd, x_shape, w_shape, dy_shape, input_name=x_name, grad_name=dy_name, padding=a["padding"]
+        fwd,
+        x_shape,
+        w_shape,
+        dy_shape,
+        input_name=x_name,
+        grad_name=dy_name,
+        padding=a["padding"],
+        filters_name=w_name,
     )
     return fwd
 
@@ -294,7 +305,8 @@ def _input_grad(a: _Args, rank: int | None, names: tuple[str, str, str] = _INPUT
             f"{w_name} must have {rank + 2 if rank else 'at least 3'} dimensions "
             f"(*spatial, out, in), got shape {tuple(w.shape)}"
         )
-    sizes = _sizes(a[sizes_name], name=sizes_name, rank=w.ndim - 2)
+    source = f" (for {w_name} of shape {tuple(w.shape)})"
+    sizes = _sizes(a[sizes_name], name=sizes_name, rank=w.ndim - 2, source=source)
     fwd = _grad_spec(a, names, (sizes, w.shape, dy.shape), rank)
     in_sizes = tuple(sizes[i] for i in fwd.to_canonical)[1:-1]
     return conv_input_grad(dy, w, fwd, in_sizes, xp=xp, dtype=dtype, **core)
@@ -306,9 +318,8 @@ def _filter_grad(a: _Args, rank: int | None) -> Array:
     xp = _backend.namespace(input=x, out_backprop=dy)
     dtype = result_dtype(xp, x, dy, names=("input", "out_backprop"))
     _, core = _options(a["options"], forward=False)
-    sizes = _sizes(
-        a["filter_sizes"], name="filter_sizes", rank=x.ndim - 2 if rank is None else rank
-    )
+    source = "" if rank else f" (for input of shape {tuple(x.shape)})"
+    sizes = _sizes(a["filter_sizes"], name="filter_sizes", rank=rank or x.ndim - 2, source=source)
     names = ("input", "filter_sizes", "out_backprop")
     fwd = _grad_spec(a, names, (x.shape, sizes, dy.shape), rank)
     return conv_filter_grad(x, dy, fwd, sizes[:-2], xp=xp, dtype=dtype, **core)
@@ -367,8 +378,8 @@ def _separable(a: _Args, rank: int) -> Array:
     mid = grouped.shape[-1]
     if pointwise.ndim != 4 or tuple(pointwise.shape[:3]) != (1, 1, mid):
         raise ValueError(
-            f"pointwise_filter must have shape [1, 1, {mid}, out] (in = C_in * multiplier), "
-            f"got {tuple(pointwise.shape)}"
+            f"pointwise_filter must have shape [1, 1, {mid}, out] (in = C_in * multiplier of "
+            f"depthwise_filter {tuple(a['depthwise_filter'].shape)}), got {tuple(pointwise.shape)}"
         )
     y = _forward({**a, "depthwise_filter": grouped}, rank, "depthwise_filter")
     step = {"input": y, "strides": 1, "padding": "VALID", "dilations": 1}

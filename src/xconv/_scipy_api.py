@@ -76,18 +76,32 @@ def scalar(value: Any, dtype: Any, *, xp: Namespace, name: str) -> complex:
     """A Python number for a fill value cast to ``dtype`` as NumPy would (ints truncate).
 
     Raises ``TypeError`` for non-numbers and ``ValueError`` for a complex value with a
-    real ``dtype``.
+    real ``dtype`` or a value that ``dtype`` cannot hold (NaN, infinity or a number
+    beyond the range of an integer dtype; a finite number beyond a floating one's).
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Complex):
         raise TypeError(f"{name} must be a real or complex number, got {value!r}")
-    if is_complex(xp, dtype):
-        return complex(value)
-    if not isinstance(value, numbers.Real):
+    if not is_complex(xp, dtype) and not isinstance(value, numbers.Real):
         raise ValueError(f"{name}={value!r} is complex but the result dtype {dtype} is real")
+    try:
+        number = _cast(value, dtype, xp=xp)
+    except (ValueError, OverflowError):  # NaN or infinity to an int; 10**400 to a float
+        number = None
+    if number is None:
+        raise ValueError(f"{name}={value!r} is out of range for the result dtype {dtype}")
+    return number
+
+
+def _cast(value: Any, dtype: Any, *, xp: Namespace) -> complex | None:
+    """``value`` as a Python number of ``dtype``'s kind, None where ``dtype`` cannot hold it."""
     if xp.isdtype(dtype, "integral"):
         # Integers exactly; fractions truncate, as NumPy's cast.
-        return operator.index(value) if isinstance(value, numbers.Integral) else int(float(value))
-    return float(value)
+        whole = operator.index(value) if isinstance(value, numbers.Integral) else int(float(value))
+        return whole if xp.iinfo(dtype).min <= whole <= xp.iinfo(dtype).max else None
+    number = complex(value) if is_complex(xp, dtype) else float(value)
+    top = float(xp.finfo(dtype).max)  # a Python float: comparing casts nothing to ``dtype``
+    fits = all(abs(p) <= top or not math.isfinite(p) for p in (number.real, number.imag))
+    return number if fits else None
 
 
 def zeros(shape: Sequence[int], dtype: Any, *, xp: Namespace, like: Array) -> Array:

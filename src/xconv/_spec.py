@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -33,16 +33,27 @@ METHODS = ("auto", "einsum", "gemm", "winograd", "shift", "fft", "native")
 PRECISIONS = (None, "float32", "native")
 
 
+#: Integer arguments are sizes, offsets or steps of some library's int64 indexing.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def as_int(value: Any, *, name: str) -> int:
-    """Return ``value`` as a Python int; bools, floats and strings are a ``TypeError``."""
+    """Return ``value`` as a Python int; bools, floats and strings are a ``TypeError``.
+
+    Ints outside the int64 range (``2**70``) are a ``ValueError``: no array library
+    can index, pad or stride by them.
+    """
     if isinstance(value, bool | str):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     try:
-        return operator.index(value)
+        result = operator.index(value)
     except TypeError:
         raise TypeError(
             f"{name} must be an integer, got {value!r} of type {type(value).__name__}"
         ) from None
+    if not INT64_MIN <= result <= INT64_MAX:
+        raise ValueError(f"{name} must be an integer in the int64 range, got {result}")
+    return result
 
 
 def is_sequence(value: Any) -> bool:
@@ -237,6 +248,7 @@ def conv_spec(
     pad_value: complex = 0,
     formats: Sequence[str] | None = None,
     stride_name: str = "strides",
+    input_name: str = "input",
     filters_name: str = "filters",
 ) -> ConvSpec:
     """Check shapes and arguments of a forward convolution and return its :class:`ConvSpec`.
@@ -253,8 +265,8 @@ def conv_spec(
         )
     if len(input_shape) != rank + 2:
         raise ValueError(
-            f"input must have {rank + 2} dimensions (batch, {rank} spatial, channels) to match "
-            f"{filters_name} of shape {filter_shape}, got shape {input_shape}"
+            f"{input_name} must have {rank + 2} dimensions (batch, {rank} spatial, channels) "
+            f"to match {filters_name} of shape {filter_shape}, got shape {input_shape}"
         )
     channels_first = format_is_channels_first(data_format, rank=rank, allowed=formats)
     strides_t = normalize_ints(strides, name=stride_name, rank=rank, channels_first=channels_first)
@@ -266,7 +278,7 @@ def conv_spec(
             f"padding_mode must be one of {', '.join(map(repr, PADDING_MODES))}, "
             f"got {padding_mode!r}"
         )
-    return _shape_spec(
+    spec = _shape_spec(
         tuple(input_shape),
         tuple(filter_shape),
         strides_t,
@@ -274,16 +286,22 @@ def conv_spec(
         _hashable_padding(padding),
         channels_first,
         padding_mode,
+        input_name,
         filters_name,
-        pad_value,
     )
+    # Not in the cache key: 0, 0.0 and 0j are equal keys but different fill values.
+    return replace(spec, pad_value=pad_value)
 
 
-def _hashable_padding(padding: Any) -> Any:
-    """Turn nested sequences (lists, arrays) into tuples so the spec builder can be cached."""
-    if not is_sequence(padding) and getattr(padding, "ndim", 0) != 2:
+def _hashable_padding(padding: Any, name: str = "padding") -> Any:
+    """``padding`` as the spec builder's cache key: nested sequences (lists, arrays) as
+    tuples, numbers as ints (checked here: ``1.0`` and ``True`` must not hit the cache
+    entry of ``1``), strings as they are."""
+    if isinstance(padding, str):
         return padding
-    return tuple(_hashable_padding(p) for p in padding)
+    if is_sequence(padding) or getattr(padding, "ndim", 0) == 2:
+        return tuple(_hashable_padding(p, f"{name}[{i}]") for i, p in enumerate(padding))
+    return as_int(padding, name=name)
 
 
 @lru_cache(maxsize=512)
@@ -295,8 +313,8 @@ def _shape_spec(
     padding: Any,
     channels_first: bool,
     padding_mode: str,
+    input_name: str,
     filters_name: str,
-    pad_value: complex = 0,
 ) -> ConvSpec:
     rank = len(filter_shape) - 2
     perm = (0, *range(2, rank + 2), 1) if channels_first else tuple(range(rank + 2))
@@ -305,16 +323,20 @@ def _shape_spec(
     k_sizes, c_per_group, c_out = filter_shape[:-2], filter_shape[-2], filter_shape[-1]
     if any(k <= 0 for k in k_sizes):
         raise ValueError(f"{filters_name} spatial sizes must be positive, got shape {filter_shape}")
-    if c_per_group <= 0 or c_in % c_per_group:
+    channels = (
+        f"{input_name} channels ({c_in}: {input_name} has shape {input_shape}, channels "
+        f"{'first' if channels_first else 'last'} as data_format says)"
+    )
+    if c_per_group <= 0 or c_in <= 0 or c_in % c_per_group:
         raise ValueError(
-            f"input channels ({c_in}) must be a positive multiple of {filters_name}.shape[-2] "
+            f"{channels} must be a positive multiple of {filters_name}.shape[-2] "
             f"({c_per_group}); {filters_name} has shape {filter_shape}"
         )
     groups = c_in // c_per_group
     if c_out % groups:
         raise ValueError(
             f"{filters_name} output channels ({c_out}) must be divisible by the number of "
-            f"groups ({groups} = {c_in} input channels / {c_per_group} per group)"
+            f"groups ({groups} = {channels} / {c_per_group} per group)"
         )
     pads = resolve_pads(
         padding,
@@ -339,7 +361,6 @@ def _shape_spec(
         groups=groups,
         padding_mode=padding_mode,
         channels_first=channels_first,
-        pad_value=pad_value,
     )
 
 
@@ -399,6 +420,7 @@ def check_out_backprop(
     input_name: str,
     grad_name: str,
     padding: Any,
+    filters_name: str = "filters",
 ) -> None:
     """Check that ``grad_shape`` is the forward output shape of ``input_shape``.
 
@@ -420,21 +442,33 @@ def check_out_backprop(
     hints = []
     for i, m in enumerate(canon_grad[1:-1]):
         n0, k, s, d = canon_in[1 + i], k_sizes[i], fwd.strides[i], fwd.dilations[i]
-        sizes = [
-            n
-            for n in range(m * s + (k - 1) * d + 2)
-            if _forward_size(n, k, s, d, padding, i, rank, fwd.channels_first) == m
-        ]
-        hints.append(
-            f"dim {i}: {m} <- {f'{sizes[0]}..{sizes[-1]}' if sizes else 'none'} (given {n0})"
-        )
+        axis = (k, s, d, padding, i, rank, fwd.channels_first)
+        top = m * s + (k - 1) * d + 2
+        first, stop = (_least_input(out, top, axis) for out in (m, m + 1))
+        found = f"{first}..{stop - 1}" if first < stop else "none"
+        hints.append(f"dim {i}: {m} <- {found} (given {n0})")
     raise ValueError(
         f"{grad_name} shape {tuple(grad_shape)} is inconsistent with {input_name} "
-        f"{tuple(input_shape)}, filters {tuple(filter_shape)}, strides {fwd.strides}, "
-        f"dilations {fwd.dilations} and padding {padding!r}: the forward output would be "
+        f"{tuple(input_shape)}, {filters_name} {tuple(filter_shape)}, strides {fwd.strides}, "
+        f"dilations {fwd.dilations} and padding {padding!r}, shapes in data_format order "
+        f"(channels {'first' if fwd.channels_first else 'last'}): the forward output would be "
         f"{tuple(expected[i] for i in fwd.from_canonical)}. Spatial sizes of {input_name} that "
         f"give {grad_name}'s sizes: {'; '.join(hints)}"
     )
+
+
+def _least_input(out: int, top: int, axis: tuple[Any, ...]) -> int:
+    """The least input size ``n < top`` whose forward size (:func:`_forward_size` with
+    ``axis``'s arguments) is at least ``out``, or ``top``: a bisection, as the forward
+    size grows with ``n`` (a loop over every size would take forever for huge strides)."""
+    lo, hi = 0, top
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _forward_size(mid, *axis) >= out:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def _forward_size(

@@ -26,7 +26,10 @@ integers truncate, as SciPy's cast does).
 
 from __future__ import annotations
 
+import cmath
 import math
+import numbers
+import warnings
 from collections.abc import Callable
 from typing import Any, Literal, TypeAlias
 
@@ -112,8 +115,12 @@ def _is_array(value: Any) -> bool:
 
 
 def _same_dtype(a: Any, b: Any) -> bool:
+    """``a == b`` for a dtype ``a``: unequal, quietly, where ``b`` is another library's
+    (array-api-strict warns on such comparisons)."""
     try:
-        return bool(a == b)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return bool(a == b)
     except TypeError:
         return False
 
@@ -128,14 +135,17 @@ def _compute_dtype(xp: Namespace, x: Array, w: Array, cval: Any, constant: bool)
         result_dtype(xp, a, a, names=(name, name))  # numeric (the pair may mix kinds)
     inexact = [a.dtype for a in (x, w) if not xp.isdtype(a.dtype, "integral")]
     dtype = xp.result_type(*inexact) if inexact else xp.result_type(x, w)
-    if (
-        constant
-        and xp.isdtype(dtype, "integral")
-        and isinstance(cval, float | complex)
-        and cval != int(cval.real)
-    ):
+    if constant and xp.isdtype(dtype, "integral") and _fractional(cval):
         return xp.float64
     return dtype
+
+
+def _fractional(cval: Any) -> bool:
+    """Whether ``cval`` is a non-integral number (NaN and infinities included)."""
+    if isinstance(cval, numbers.Integral) or not isinstance(cval, numbers.Complex):
+        return False
+    value = complex(cval)
+    return value.imag != 0 or not value.real.is_integer()
 
 
 def _filter(
@@ -152,11 +162,19 @@ def _filter(
     """The four public functions: checks, then one :func:`correlate_axes` call."""
     xp = _backend.namespace(input=input)
     if isinstance(weights, list | tuple):  # SciPy's array_like weights
-        weights = xp.asarray(weights, device=_backend.device(input))
+        try:
+            weights = xp.asarray(weights, device=_backend.device(input))
+        except (TypeError, ValueError, OverflowError, RuntimeError) as err:
+            raise TypeError(
+                f"weights must be an array or a (nested) list of numbers of one shape, got "
+                f"{weights!r} ({type(err).__name__}: {err})"
+            ) from None
     xp = _backend.namespace(input=input, weights=weights)
     ndim = input.ndim
+    if ndim == 0:
+        raise ValueError("input must have at least one dimension, got a 0-d array")
     conv_axes = check_axes(axes, ndim)
-    if ndim == 0 or weights.ndim != len(conv_axes):
+    if weights.ndim != len(conv_axes):
         raise ValueError(
             f"weights must have one dimension per filtered axis ({len(conv_axes)} for input "
             f"of shape {tuple(input.shape)} and axes={axes!r}), got shape {tuple(weights.shape)}"
@@ -192,6 +210,10 @@ def _filter(
     out_dtype = _output_dtype(xp, output, default, input)
     if is_complex(xp, dtype) and not is_complex(xp, out_dtype):
         raise TypeError(f"output must have a complex dtype for complex data, got {out_dtype}")
+    if padding_mode == "zeros" and xp.isdtype(out_dtype, "integral") and not cmath.isfinite(value):
+        raise ValueError(
+            f"cval={cval!r} is not finite but the output dtype {out_dtype} is integral"
+        )
     if math.prod(input.shape) == 0:
         y = zeros(tuple(input.shape), out_dtype, xp=xp, like=input)
     else:
