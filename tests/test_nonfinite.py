@@ -29,6 +29,13 @@ CASES = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _auto_winograd(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Winograd rule of ``auto`` on (it is off by default: see ``AUTO_WINOGRAD``),
+    so that its finiteness guard and its limits stay tested."""
+    monkeypatch.setattr(_core, "AUTO_WINOGRAD", True)
+
+
 def _poisoned(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     x = rng.standard_normal(shape)
     x[0, 3, 4, 0] = np.nan

@@ -97,6 +97,13 @@ AUTO_FFT_MIN_TAPS = 64
 #: and 7²x512 38 vs 25 ms go the other way (benchmarks/results, NumPy, 2 cores).
 AUTO_WINOGRAD_MIN_CHANNELS = 128
 AUTO_WINOGRAD_MIN_SIZE = 14
+#: Whether ``auto`` uses that rule at all: off since the 2x (input + output) memory
+#: rule makes Winograd run in chunks. Chunked, it makes 36 small BLAS calls per chunk
+#: (288 for (8,28,28,128)); alone on the machine it matched gemm (18-21 vs 21-23 ms),
+#: but in a benchmark run beside other work it took 239 ms against gemm's 68 ms,
+#: every OpenBLAS thread wake-up costing a time slice. gemm is robust to that;
+#: ``method="winograd"`` still runs it on request.
+AUTO_WINOGRAD = False
 
 
 def choose_method(
@@ -117,7 +124,8 @@ def choose_method(
     - depthwise and single-channel convolutions (a per-group contraction of at most
       :data:`AUTO_SHIFT_MAX_CONTRACTION` multiply-adds): ``fft`` for large kernels at
       stride 1 on floating data, else ``shift``;
-    - wide 2-d 3x3 layers (:data:`AUTO_WINOGRAD_MIN_CHANNELS`, spatial ``sizes`` of
+    - when :data:`AUTO_WINOGRAD` is on (it is off by default), wide 2-d 3x3 layers
+      (:data:`AUTO_WINOGRAD_MIN_CHANNELS`, spatial ``sizes`` of
       the input at least :data:`AUTO_WINOGRAD_MIN_SIZE`, transformed filters no larger
       than the input and output of the ``batch``): ``winograd``;
     - everything else: ``gemm`` (chunked patch matrix, one matmul per chunk).
@@ -142,6 +150,7 @@ def choose_method(
     wide = min(w_shape[-2], w_shape[-1]) >= AUTO_WINOGRAD_MIN_CHANNELS
     if (
         transforms
+        and AUTO_WINOGRAD
         and wide
         and spec.rank == 2
         and spec.groups == 1
