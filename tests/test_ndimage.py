@@ -110,7 +110,7 @@ def _errors(xp: ModuleType, device: Any) -> list[tuple[Any, type[Exception], str
         (lambda: ndimage.correlate(x, w, output="float128"), TypeError, "output"),
         (lambda: ndimage.correlate(x, w, output=arr(2, 2)), ValueError, "output"),
         (lambda: ndimage.correlate(x, arr(3), axes=(1, 1)), ValueError, "axes"),
-        (lambda: ndimage.correlate1d(x, arr(3), axis=2), ValueError, "axes"),
+        (lambda: ndimage.correlate1d(x, arr(3), axis=2), ValueError, "^axis: axis 2"),
         (lambda: ndimage.correlate1d(x, arr(3), axis=1.0), TypeError, "axis"),
         (lambda: ndimage.correlate(np.ones((4, 5)).tolist(), w), TypeError, "input"),
     ]

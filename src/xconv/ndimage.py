@@ -158,8 +158,13 @@ def _filter(
     axes: tuple[int, ...] | None,
     *,
     convolution: bool,
+    axes_name: str = "axes",
 ) -> Array:
-    """The four public functions: checks, then one :func:`correlate_axes` call."""
+    """The four public functions: checks, then one :func:`correlate_axes` call.
+
+    ``axes_name`` is the parameter errors about ``axes`` name (``axis`` for the 1-d
+    functions).
+    """
     xp = _backend.namespace(input=input)
     if isinstance(weights, list | tuple):  # SciPy's array_like weights
         try:
@@ -173,7 +178,7 @@ def _filter(
     ndim = input.ndim
     if ndim == 0:
         raise ValueError("input must have at least one dimension, got a 0-d array")
-    conv_axes = check_axes(axes, ndim)
+    conv_axes = check_axes(axes, ndim, name=axes_name)
     if weights.ndim != len(conv_axes):
         raise ValueError(
             f"weights must have one dimension per filtered axis ({len(conv_axes)} for input "
@@ -329,8 +334,9 @@ def _one_d(convolution: bool) -> Callable[..., Array]:
         origin: int = 0,
     ) -> Array:
         return _filter(
-            input, weights, output, mode, cval, origin, _axis(axis), convolution=convolution
-        )
+            input, weights, output, mode, cval, origin, _axis(axis),
+            convolution=convolution, axes_name="axis",
+        )  # fmt: skip
 
     return _named(filter_1d, "convolve1d" if convolution else "correlate1d")
 
