@@ -554,23 +554,28 @@ JIT_NAMES = (
 JIT_TARGETS = [t for t in TARGETS if t.name in JIT_NAMES]
 
 
+#: Wrong values tried for every static argument under ``jax.jit``: a fixed list, not
+#: drawn. The drawn version failed once in CI with hypothesis' FlakyStrategyDefinition
+#: on an xdist worker (not reproduced alone: 300 examples passed); the cause is not
+#: known, and a deterministic list checks the same thing.
+JIT_BAD_VALUES: tuple[Any, ...] = ("?", -3, 2.5, None, (), [1.5])
+
+
 @pytest.mark.parametrize("target", JIT_TARGETS, ids=str)
-@given(data=st.data())
-def test_jax_jit_static_arguments(target: Target, data: st.DataObject) -> None:
+def test_jax_jit_static_arguments(target: Target) -> None:
     """Under ``jax.jit``, wrong static arguments raise while tracing, naming them."""
     if Backend.JAX not in BACKENDS:
         pytest.skip("jax is not among XCONV_TEST_BACKENDS")
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)  # as the xp fixture does
-    jnp = jax.numpy
-    static_names = [k for k in target.values if k not in target.arrays]
-    overrides = data.draw(_overrides(target, static_names), label="overrides")
-    static = {**target.fixed, **{k: _resolve(jnp, None, v) for k, v in overrides.items()}}
     names = list(target.arrays)
+    arrays = [jax.numpy.ones(s) for s in target.arrays.values()]
+    for name in (k for k in target.values if k not in target.arrays):
+        for bad in JIT_BAD_VALUES:
+            static = {**target.fixed, name: bad}
 
-    def call(*arrays: Any) -> Any:
-        return target.func(**dict(zip(names, arrays, strict=True)), **static)
+            def call(*arrays: Any, static: dict[str, Any] = static) -> Any:
+                return target.func(**dict(zip(names, arrays, strict=True)), **static)
 
-    arrays = [jnp.ones(s) for s in target.arrays.values()]
-    error, _ = outcome(jax.jit(call).trace, *arrays)
-    assert error is None or names_argument(error, list(overrides)), f"{error!r} names none"
+            error, _ = outcome(jax.jit(call).trace, *arrays)
+            assert error is None or names_argument(error, [name]), f"{name}={bad!r}: {error!r}"
