@@ -245,9 +245,9 @@ def convolve(in1: Array, in2: Array, mode: Mode = "full", method: Method = "auto
     --------
     >>> import numpy as np
     >>> from xconv import signal
-    >>> signal.convolve(np.array([1, 2, 3]), np.array([0, 1, 0.5]))
-    array([0. , 1. , 2.5, 4. , 1.5])
-    >>> signal.convolve(np.array([1, 2, 3]), np.array([1, 1]), mode="same")
+    >>> signal.convolve(np.arange(1, 4), np.arange(3) / 2)
+    array([0. , 0.5, 2. , 3.5, 3. ])
+    >>> signal.convolve(np.arange(1, 4), np.ones(2, dtype=int), mode="same")
     array([1, 3, 5])
     >>> signal.convolve(np.ones((2, 2)), np.ones((3, 4)), mode="valid")  # swapped
     array([[4., 4., 4.],
@@ -277,10 +277,10 @@ def correlate(in1: Array, in2: Array, mode: Mode = "full", method: Method = "aut
     --------
     >>> import numpy as np
     >>> from xconv import signal
-    >>> signal.correlate(np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.5]), mode="valid")
+    >>> signal.correlate(np.arange(1.0, 4.0), np.linspace(1.0, 0.5, 2), mode="valid")
     array([2. , 3.5])
-    >>> signal.correlate(np.array([1j, 2]), np.array([1j]))
-    array([1.+0.j, 0.-2.j])
+    >>> signal.correlate(1j * np.arange(1, 3), np.full(1, 1j))
+    array([1.+0.j, 2.+0.j])
     """
     return _linear(in1, in2, mode, method, "correlate")
 
@@ -370,7 +370,7 @@ correlate2d.__doc__ = """Cross-correlate two 2-d arrays, as ``scipy.signal.corre
     >>> import numpy as np
     >>> from xconv import signal
     >>> x = np.arange(9).reshape(3, 3)
-    >>> signal.correlate2d(x, np.array([[1, -1]]), mode="same", boundary="symm")
+    >>> signal.correlate2d(x, np.arange(1, -2, -2).reshape(1, 2), mode="same", boundary="symm")
     array([[-1, -1,  0],
            [-1, -1,  0],
            [-1, -1,  0]])
@@ -464,7 +464,7 @@ def fftconvolve(in1: Array, in2: Array, mode: Mode = "full", axes: Any = None) -
     >>> import numpy as np
     >>> from xconv import signal
     >>> rows = np.ones((3, 8))
-    >>> signal.fftconvolve(rows, np.array([[1.0, -1.0]]), mode="valid", axes=1).shape
+    >>> signal.fftconvolve(rows, np.arange(1.0, -2.0, -2.0).reshape(1, 2), mode="valid", axes=1).shape
     (3, 7)
     >>> signal.fftconvolve(np.ones(4), np.ones(3)).round(12)  # FFT rounding is ~1e-16
     array([1., 2., 3., 3., 2., 1.])
