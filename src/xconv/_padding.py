@@ -156,6 +156,12 @@ def pad_canonical(x: Array, pads: Pads, mode: str, *, xp: Namespace, value: comp
     for axis, (lo, hi) in enumerate(pads, start=1):
         if lo < 0 or hi < 0:
             size = x.shape[axis]
+            # A crop beyond the array eats into the other side's padding: the result
+            # always has size + lo + hi entries.
+            if -lo > size:
+                lo, hi = -size, hi + lo + size
+            if -hi > size:
+                hi, lo = -size, lo + hi + size
             index = [slice(None)] * x.ndim
             index[axis] = slice(max(-lo, 0), size - max(-hi, 0))
             x = x[tuple(index)]
