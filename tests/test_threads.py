@@ -13,9 +13,11 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+import pytest
 
 import xconv
 from _helpers import backend_dtype, make, to_numpy
+from _reference import reference_depthwise, same_pads
 
 #: (input NHWC, filters HWIO, strides, method, dtype): one job per thread.
 JOBS: list[tuple[tuple[int, ...], tuple[int, ...], int, str, str]] = [
@@ -62,3 +64,41 @@ def test_auto_is_deterministic(xp: ModuleType, device: Any, rng: np.random.Gener
     first = to_numpy(xconv.conv2d(x, w, 1, "SAME"))
     for _ in range(3):
         np.testing.assert_array_equal(to_numpy(xconv.conv2d(x, w, 1, "SAME")), first)
+
+
+@pytest.mark.parametrize("multiplier", [1, 3])
+def test_depthwise_tiles_on_host_threads(
+    monkeypatch: pytest.MonkeyPatch, multiplier: int, rng: np.random.Generator
+) -> None:
+    """Tiles split over NumPy threads give the reference, bit-equal to one thread."""
+    from xconv import _backend
+    from xconv._algorithms import shift
+
+    x = rng.standard_normal((2, 23, 19, 6))
+    w = rng.standard_normal((3, 3, 6, multiplier))
+    expected = reference_depthwise(
+        x, w, (1, 1), (1, 1), same_pads((23, 19), (3, 3), (1, 1), (1, 1))
+    )
+    monkeypatch.setattr(shift, "TILE_BYTES", 2048)  # many tiles
+    monkeypatch.setattr(_backend, "_cores", lambda: 4)
+    results = {}
+    for threads in ("1", "4"):
+        monkeypatch.setenv(_backend.THREADS_ENV, threads)
+        assert _backend.host_threads(np) == int(threads)
+        results[threads] = xconv.depthwise_conv2d(x, w, 1, "SAME", method="shift")
+    np.testing.assert_allclose(results["4"], expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(results["4"], results["1"])
+
+
+def test_parallel_raises_a_job_error() -> None:
+    from xconv import _backend
+
+    done: list[int] = []
+
+    def fail() -> None:
+        raise ZeroDivisionError("job")
+
+    jobs = [lambda: done.append(1), fail, lambda: done.append(2)]
+    with pytest.raises(ZeroDivisionError, match="job"):
+        _backend.parallel(jobs, 3)
+    assert sorted(done) == [1, 2]  # the other jobs still ran

@@ -27,6 +27,7 @@ import itertools
 import math
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -43,12 +44,14 @@ __all__ = [
     "fft_namespace",
     "has_einsum",
     "has_strided_views",
+    "host_threads",
     "library",
     "matmul",
     "memory_limit",
     "namespace",
     "native_conv",
     "native_unsupported",
+    "parallel",
     "product_into",
     "sliding_windows",
     "staged",
@@ -409,6 +412,57 @@ def _scratch(lib: str, scratch: Array | None, shape: tuple[int, ...]) -> Array |
     if scratch is None:
         return None
     return _view(lib, scratch[: math.prod(shape)], shape)
+
+
+#: Environment variable that caps :func:`host_threads` (read at each call).
+THREADS_ENV = "XCONV_NUM_THREADS"
+
+
+def host_threads(xp: Namespace) -> int:
+    """Threads xconv may use for its own elementwise loops and copies on ``xp``'s arrays.
+
+    NumPy's ufuncs run on one core (releasing the GIL), while its BLAS and every
+    peer's convolution use all of them; so on NumPy the depthwise products split their
+    tiles over the usable CPUs (the affinity mask), at most ``XCONV_NUM_THREADS`` when
+    that environment variable is set. Work between BLAS calls stays on one thread:
+    OpenBLAS's idle threads spin for a while after each call, and extra threads
+    competing with them made im2col copies slower, not faster (measured on 2 cores).
+    Other libraries parallelise or offload their own kernels: 1.
+
+    Parameters
+    ----------
+    xp : namespace
+        The caller's namespace.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    if library(xp) != "numpy":
+        return 1
+    cap = os.environ.get(THREADS_ENV, "")
+    threads = _cores()
+    if cap.strip().isdigit():
+        threads = min(threads, int(cap))
+    return max(threads, 1)
+
+
+def parallel(jobs: Sequence[Callable[[], None]], threads: int) -> None:
+    """Run ``jobs`` on up to ``threads`` threads (in order on the caller when 1).
+
+    The jobs must write disjoint parts of xconv's own temporaries; each one's result
+    is the same whichever thread runs it, so the output is deterministic. The first
+    exception a job raises is raised here, after every job has finished.
+    """
+    if threads <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            job()
+        return
+    with ThreadPoolExecutor(max_workers=min(threads, len(jobs))) as pool:
+        futures = [pool.submit(job) for job in jobs]
+    for future in futures:
+        future.result()
 
 
 def copy_into(dst: Array, src: Array, *, xp: Namespace) -> None:

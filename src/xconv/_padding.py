@@ -13,6 +13,7 @@ from typing import Any
 
 from array_api_compat import device
 
+from . import _backend
 from ._typing import Array, Namespace, Pads
 
 __all__ = ["PADDING_MODES", "pad_canonical", "pad_indices", "resolve_pads", "same_pads"]
@@ -153,6 +154,7 @@ def pad_canonical(x: Array, pads: Pads, mode: str, *, xp: Namespace, value: comp
     ``fillvalue``); the other modes gather runs of slices along each axis. Only
     standard operations.
     """
+    grow: list[tuple[int, int]] = []
     for axis, (lo, hi) in enumerate(pads, start=1):
         if lo < 0 or hi < 0:
             size = x.shape[axis]
@@ -165,7 +167,12 @@ def pad_canonical(x: Array, pads: Pads, mode: str, *, xp: Namespace, value: comp
             index = [slice(None)] * x.ndim
             index[axis] = slice(max(-lo, 0), size - max(-hi, 0))
             x = x[tuple(index)]
-            lo, hi = max(lo, 0), max(hi, 0)
+        grow.append((max(lo, 0), max(hi, 0)))
+    if not any(lo or hi for lo, hi in grow):
+        return x
+    if mode == "zeros" and _backend.supports_inplace(xp, x):
+        return _fill_around(x, grow, value, xp=xp)
+    for axis, (lo, hi) in enumerate(grow, start=1):
         if not (lo or hi):
             continue
         if mode == "zeros":
@@ -182,6 +189,29 @@ def pad_canonical(x: Array, pads: Pads, mode: str, *, xp: Namespace, value: comp
         else:
             x = _gather(x, axis, pad_indices(x.shape[axis], lo, hi, mode), xp=xp)
     return x
+
+
+def _fill_around(
+    x: Array, grow: Sequence[tuple[int, int]], value: complex, *, xp: Namespace
+) -> Array:
+    """Zero (``value``) padding written in place: one fresh array, ``x`` copied once.
+
+    Only the border slabs are filled, then the interior is copied
+    (:func:`~xconv._backend.copy_into`), instead of one concatenation per axis.
+    """
+    shape = (
+        x.shape[0],
+        *(n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], grow)),
+        x.shape[-1],
+    )
+    y = xp.empty(shape, dtype=x.dtype, device=device(x))
+    for axis, (lo, hi) in enumerate(grow, start=1):
+        for part in (slice(0, lo), slice(shape[axis] - hi, shape[axis])):
+            if part.stop > part.start:
+                y[(slice(None),) * axis + (part,)] = value
+    interior = tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[1:-1], grow))
+    _backend.copy_into(y[(slice(None), *interior, slice(None))], x, xp=xp)
+    return y
 
 
 def _gather(x: Array, axis: int, indices: list[int], *, xp: Namespace) -> Array:

@@ -27,6 +27,7 @@ add out of place.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from .. import _backend
 from .._spec import ConvSpec
 from .._typing import Array, Namespace
-from ._tiling import itemsize_of, plan, tiles, valid_output_sizes
+from ._tiling import Tile, itemsize_of, plan, tiles, valid_output_sizes
 
 __all__ = ["FLAT_WASTE", "MATMUL_TILE_BYTES", "TILE_BYTES", "run", "workspace_bytes"]
 
@@ -197,48 +198,73 @@ def _accumulate_tiles(x: Array, p: _Offsets, total: int, *, xp: Namespace) -> Ar
     """Accumulate every offset into a preallocated ``(total, O)`` output, tile by tile.
 
     Rows ``[0, prod(grid))`` are computed; any rows after them (the flattened grid's
-    tail, cropped later) are left as allocated.
+    tail, cropped later) are left as allocated. Elementwise (depthwise) products run
+    their tiles on :func:`~xconv._backend.host_threads` threads, each with its own
+    scratch; matmul products leave the threads to the BLAS.
     """
-    taps, shifts, grid, steps = p.taps, p.shifts, p.grid, p.steps
-    o, kind, groups = p.o, p.kind, p.groups
+    grid, o, kind = p.grid, p.o, p.kind
     dev = _backend.device(x)
-    c = x.shape[-1]
-    og = o // groups
     itemsize = itemsize_of(xp, x.dtype)
     elementwise = kind in ("scale", "multiplier")
     axis, step = plan(grid, o * itemsize, TILE_BYTES if elementwise else MATMUL_TILE_BYTES)
     rows = step * math.prod(grid[axis + 1 :])
     y = xp.empty((total, o), dtype=x.dtype, device=dev)
-    scratch = xp.empty((rows * o,), dtype=x.dtype, device=dev)
-    if kind == "multiplier":  # the tile's (M, pixels, C) accumulator
-        stacked = xp.empty((rows * o,), dtype=x.dtype, device=dev)
-    for tile in tiles(grid, axis, step):
-        box = tile.box(grid)
-        lead = tuple(hi - lo for lo, hi in box)
-        m = tile.rows
-        dest = y[tile.row : tile.row + m, ...]  # contiguous rows of the output
-        if kind == "scale":
-            dest = xp.reshape(dest, (*lead, c))
-        elif kind == "multiplier":
-            acc = xp.reshape(stacked[: m * o], (og, *lead, c))
-        elif kind == "grouped":
-            dest = xp.permute_dims(xp.reshape(dest, (m, groups, og)), (1, 0, 2))
-        for j, (tap, shift) in enumerate(zip(taps, shifts)):
-            xs = _slab(x, box, shift, steps)
-            if elementwise:
-                target = dest if kind == "scale" else acc
-                _backend.product_into(
-                    "multiply", xs, tap, target, xp=xp, accumulate=j > 0, scratch=scratch
-                )
-                continue
-            xs = xp.reshape(xs, (m, c))
-            if groups > 1:
-                xs = xp.permute_dims(xp.reshape(xs, (m, groups, c // groups)), (1, 0, 2))
-            _backend.product_into("matmul", xs, tap, dest, xp=xp, accumulate=j > 0, scratch=scratch)
-        if kind == "multiplier":  # (M, pixels, C) -> (pixels, C, M), TF's channel order
-            acc = xp.permute_dims(xp.reshape(acc, (og, m, c)), (1, 2, 0))
-            _backend.copy_into(dest, acc, xp=xp)
+    every = list(tiles(grid, axis, step))
+    threads = min(_backend.host_threads(xp), len(every)) if elementwise else 1
+
+    def worker(share: list[Tile]) -> None:
+        scratch = xp.empty((rows * o,), dtype=x.dtype, device=dev)
+        # The (M, pixels, C) accumulator of a channel multiplier.
+        stacked = xp.empty((rows * o,), dtype=x.dtype, device=dev) if kind == "multiplier" else None
+        for tile in share:
+            _accumulate_tile(x, p, tile, y, scratch, stacked, xp=xp)
+
+    _backend.parallel(
+        [functools.partial(worker, every[i::threads]) for i in range(threads)], threads
+    )
     return y
+
+
+def _accumulate_tile(
+    x: Array,
+    p: _Offsets,
+    tile: Tile,
+    y: Array,
+    scratch: Array,
+    stacked: Array | None,
+    *,
+    xp: Namespace,
+) -> None:
+    """Every offset's product for one tile, accumulated into its rows of ``y``."""
+    o, kind, groups = p.o, p.kind, p.groups
+    c = x.shape[-1]
+    og = o // groups
+    box = tile.box(p.grid)
+    lead = tuple(hi - lo for lo, hi in box)
+    m = tile.rows
+    dest = y[tile.row : tile.row + m, ...]  # contiguous rows of the output
+    if kind == "scale":
+        dest = xp.reshape(dest, (*lead, c))
+    elif kind == "multiplier":
+        assert stacked is not None
+        acc = xp.reshape(stacked[: m * o], (og, *lead, c))
+    elif kind == "grouped":
+        dest = xp.permute_dims(xp.reshape(dest, (m, groups, og)), (1, 0, 2))
+    for j, (tap, shift) in enumerate(zip(p.taps, p.shifts)):
+        xs = _slab(x, box, shift, p.steps)
+        if kind in ("scale", "multiplier"):
+            target = dest if kind == "scale" else acc
+            _backend.product_into(
+                "multiply", xs, tap, target, xp=xp, accumulate=j > 0, scratch=scratch
+            )
+            continue
+        xs = xp.reshape(xs, (m, c))
+        if groups > 1:
+            xs = xp.permute_dims(xp.reshape(xs, (m, groups, c // groups)), (1, 0, 2))
+        _backend.product_into("matmul", xs, tap, dest, xp=xp, accumulate=j > 0, scratch=scratch)
+    if kind == "multiplier":  # (M, pixels, C) -> (pixels, C, M), TF's channel order
+        acc = xp.permute_dims(xp.reshape(acc, (og, m, c)), (1, 2, 0))
+        _backend.copy_into(dest, acc, xp=xp)
 
 
 def _accumulate_whole(x: Array, p: _Offsets, *, xp: Namespace) -> Array:
