@@ -204,6 +204,26 @@ def test_tiles(
         run_method(xp, device, rng, case, method)
 
 
+@pytest.mark.parametrize("min_rows", [1, 10**9], ids=["rows-only", "kernel-parts"])
+@pytest.mark.parametrize("name", ["same", "strided-dilated", "groups", "few-channel"])
+@pytest.mark.parametrize("rank", RANKS)
+def test_gemm_kernel_parts(
+    xp: ModuleType,
+    device: Any,
+    rng: np.random.Generator,
+    monkeypatch: pytest.MonkeyPatch,
+    rank: int,
+    name: str,
+    min_rows: int,
+) -> None:
+    """gemm with whole patch rows, and with the kernel's first axis split into parts
+    whose products accumulate (wide patch rows, few output rows): both exact."""
+    monkeypatch.setattr(gemm, "MIN_TILE_ROWS", min_rows)
+    monkeypatch.setattr(gemm, "PATCH_BYTES", 600)
+    case = dataclasses.replace(variant(rank, name), n=3)
+    run_method(xp, device, rng, case, "gemm")
+
+
 @pytest.mark.parametrize("method", METHODS_UNDER_TEST)
 def test_memory_budget(xp: ModuleType, device: Any, rng: np.random.Generator, method: str) -> None:
     """A budget far below the temporaries: the core chunks batch and rows."""

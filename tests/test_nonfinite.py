@@ -25,14 +25,14 @@ from xconv._spec import conv_spec
 #: whose input and output hold the transformed filters).
 CASES = [
     ("fft", (1, 24, 20, 1), (9, 9, 1, 1)),
-    ("winograd", (12, 14, 15, 128), (3, 3, 128, 128)),
+    ("winograd", (2, 28, 30, 64), (3, 3, 64, 64)),
 ]
 
 
 @pytest.fixture(autouse=True)
 def _auto_winograd(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The Winograd rule of ``auto`` on (it is off by default: see ``AUTO_WINOGRAD``),
-    so that its finiteness guard and its limits stay tested."""
+    """The Winograd rule of ``auto`` on (the default; ``AUTO_WINOGRAD`` can turn it
+    off), so that its finiteness guard and its limits stay tested whatever it is."""
     monkeypatch.setattr(_core, "AUTO_WINOGRAD", True)
 
 
@@ -80,18 +80,23 @@ def test_auto_choice_depends_on_finiteness(
 
 
 @pytest.mark.parametrize(
-    ("x_shape", "w_shape"),
+    ("x_shape", "w_shape", "expected"),
     [
-        ((8, 56, 56, 64), (3, 3, 64, 64)),  # 64 channels: gemm measured faster
-        ((8, 7, 7, 512), (3, 3, 512, 512)),  # 7x7: Winograd's tiles waste too much
-        ((8, 28, 28, 128), (5, 5, 128, 128)),  # not 3x3
-        ((8, 14, 14, 256), (3, 3, 256, 256)),  # transformed filters > input + output
+        ((8, 56, 56, 64), (3, 3, 64, 64), "winograd"),
+        ((8, 28, 28, 128), (3, 3, 128, 128), "winograd"),
+        ((4, 27, 40, 64), (3, 3, 64, 64), "gemm"),  # smaller than 28: Winograd lost
+        ((8, 56, 56, 32), (3, 3, 32, 64), "gemm"),  # fewer than 64 input channels
+        ((8, 56, 56, 128), (5, 5, 128, 128), "gemm"),  # not 3x3
+        ((8, 14, 14, 256), (3, 3, 256, 256), "shift"),  # filters > input + output; wide
+        ((8, 7, 7, 512), (3, 3, 512, 512), "shift"),  # 392 pixels, 4608 columns
     ],
 )
-def test_auto_winograd_only_for_wide_3x3(
-    x_shape: tuple[int, ...], w_shape: tuple[int, ...]
+def test_auto_dense_rules(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], expected: str
 ) -> None:
+    """Which method ``auto`` gives dense layers: Winograd for wide 3x3 layers of at
+    least 28x28, shift for patch matrices wider than tall, gemm for the rest."""
     xp = _backend.namespace(x=np.zeros(1))
     spec = conv_spec(x_shape, w_shape, strides=1, padding="SAME", dilations=1, data_format=None)
     sizes, batch = x_shape[1:-1], x_shape[0]
-    assert _core.choose_method(xp, spec, np.float32, w_shape, sizes, batch=batch) == "gemm"
+    assert _core.choose_method(xp, spec, np.float32, w_shape, sizes, batch=batch) == expected

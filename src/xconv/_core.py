@@ -92,18 +92,20 @@ AUTO_SHIFT_MAX_CONTRACTION = 4
 AUTO_FFT_MIN_TAPS = 64
 #: ``auto`` runs Winograd F(4x4, 3x3) for 2-d 3x3 kernels (stride 1, no dilation, one
 #: group, real floating data) with at least this many input and output channels and
-#: spatial sizes of at least :data:`AUTO_WINOGRAD_MIN_SIZE`: 28²x128 19.4 vs gemm
-#: 24.6 ms, 14²x256 18.7 vs 19.7 ms, 64²x128 59.8 vs 70.1 ms; 56²x64 47 vs 38.8 ms
-#: and 7²x512 38 vs 25 ms go the other way (benchmarks/results, NumPy, 2 cores).
-AUTO_WINOGRAD_MIN_CHANNELS = 128
-AUTO_WINOGRAD_MIN_SIZE = 14
-#: Whether ``auto`` uses that rule at all: off since the 2x (input + output) memory
-#: rule makes Winograd run in chunks. Chunked, it makes 36 small BLAS calls per chunk
-#: (288 for (8,28,28,128)); alone on the machine it matched gemm (18-21 vs 21-23 ms),
-#: but in a benchmark run beside other work it took 239 ms against gemm's 68 ms,
-#: every OpenBLAS thread wake-up costing a time slice. gemm is robust to that;
-#: ``method="winograd"`` still runs it on request.
-AUTO_WINOGRAD = False
+#: spatial sizes of at least :data:`AUTO_WINOGRAD_MIN_SIZE`, when its transformed
+#: filters fit the memory rule. Alternating calls in one process (NumPy, 2 cores,
+#: median of 12 time ratios winograd / gemm): 56²x64 0.78, 28²x128 0.95, 14²x256 1.44,
+#: 7²x512 3.96 (the last two are also excluded by the filter rule).
+AUTO_WINOGRAD_MIN_CHANNELS = 64
+AUTO_WINOGRAD_MIN_SIZE = 28
+#: Whether ``auto`` uses that rule at all (tests switch it off and on).
+AUTO_WINOGRAD = True
+#: Dense layers with at most this many output pixels (batch x spatial) per patch
+#: column (``prod(k) * C/g``) run ``shift``: their patch matrix is much wider than
+#: tall, and one GEMM per kernel tap reads the filters once. Same protocol, shift /
+#: gemm: 7²x512 0.91, 14²x256 0.89 (0.085 and 0.68 pixels per column), 28²x128 1.34,
+#: 56²x64 1.16 (5.4 and 43).
+AUTO_SHIFT_MAX_PIXELS_PER_COLUMN = 2
 
 
 def choose_method(
@@ -124,7 +126,9 @@ def choose_method(
     - depthwise and single-channel convolutions (a per-group contraction of at most
       :data:`AUTO_SHIFT_MAX_CONTRACTION` multiply-adds): ``fft`` for large kernels at
       stride 1 on floating data, else ``shift``;
-    - when :data:`AUTO_WINOGRAD` is on (it is off by default), wide 2-d 3x3 layers
+    - dense one-group layers with few output pixels for their patch width
+      (:data:`AUTO_SHIFT_MAX_PIXELS_PER_COLUMN`): ``shift``;
+    - when :data:`AUTO_WINOGRAD` is on (the default), wide 2-d 3x3 layers
       (:data:`AUTO_WINOGRAD_MIN_CHANNELS`, spatial ``sizes`` of
       the input at least :data:`AUTO_WINOGRAD_MIN_SIZE`, transformed filters no larger
       than the input and output of the ``batch``): ``winograd``;
@@ -147,6 +151,8 @@ def choose_method(
         return "fft"
     if w_shape[-2] * (w_shape[-1] // spec.groups) <= AUTO_SHIFT_MAX_CONTRACTION:
         return "shift"
+    if sizes is not None and _wide_patches(spec, w_shape, sizes, batch):
+        return "shift"
     wide = min(w_shape[-2], w_shape[-1]) >= AUTO_WINOGRAD_MIN_CHANNELS
     if (
         transforms
@@ -164,6 +170,18 @@ def choose_method(
     ):
         return "winograd"
     return "gemm"
+
+
+def _wide_patches(
+    spec: ConvSpec, w_shape: tuple[int, ...], sizes: tuple[int, ...], batch: int
+) -> bool:
+    """Whether a dense, one-group layer has at most
+    :data:`AUTO_SHIFT_MAX_PIXELS_PER_COLUMN` output pixels per patch column."""
+    taps = math.prod(w_shape[: spec.rank])
+    if spec.groups != 1 or taps == 1:
+        return False
+    pixels = batch * math.prod(-(-n // s) for n, s in zip(sizes, spec.strides))
+    return pixels <= AUTO_SHIFT_MAX_PIXELS_PER_COLUMN * taps * w_shape[-2]
 
 
 def _winograd_filters_fit(w_shape: tuple[int, ...], pixels: int) -> bool:

@@ -19,14 +19,16 @@ Kernels whose every size is 1, with unit strides, need no patches: the output is
 
 from __future__ import annotations
 
+import itertools
 import math
+from dataclasses import dataclass
 
 from .. import _backend
 from .._spec import ConvSpec
 from .._typing import Array, Namespace
 from ._tiling import Tile, itemsize_of, plan, tiles, valid_output_sizes
 
-__all__ = ["MAX_PATCH_BYTES", "PATCH_BYTES", "run", "workspace_bytes"]
+__all__ = ["MAX_PATCH_BYTES", "MIN_TILE_ROWS", "PATCH_BYTES", "run", "workspace_bytes"]
 
 #: Wanted bytes of one tile's patch matrix. Smaller tiles fit the caches better, but
 #: each tile is one multithreaded BLAS call, and waking the BLAS threads costs up to a
@@ -42,10 +44,34 @@ def _is_pointwise(w_shape: tuple[int, ...], spec: ConvSpec) -> bool:
     return all(k == 1 for k in w_shape[: spec.rank]) and all(s == 1 for s in spec.strides)
 
 
+#: A tile should have at least this many patch rows (or every row, when there are
+#: fewer): when the patch rows are so wide (large filters, few output pixels) that
+#: fewer would fit the tile, the kernel's first axis is split instead, each part's
+#: product accumulated into the tile, so that the filters are still read once per
+#: tile and each BLAS call keeps a useful height.
+MIN_TILE_ROWS = 512
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How :func:`run` cuts the work: output-row tiles times kernel-axis parts."""
+
+    grid: tuple[int, ...]  # the output grid (N, *out)
+    axis: int  # the tile axis of :func:`~._tiling.plan`
+    step: int  # tile length along it
+    parts: int  # pieces the kernel's first axis is split into (1: none)
+    row_bytes: int  # bytes of one patch row of one part (the widest part)
+
+    @property
+    def rows(self) -> int:
+        """Rows of the largest tile."""
+        return self.step * math.prod(self.grid[self.axis + 1 :])
+
+
 def _plan(
     x_shape: tuple[int, ...], w_shape: tuple[int, ...], spec: ConvSpec, itemsize: int
-) -> tuple[tuple[int, ...], int, int, int]:
-    """``(grid, axis, step, patch_row_bytes)`` for a non-empty, non-pointwise case."""
+) -> _Plan:
+    """Tiles and kernel parts for a non-empty, non-pointwise case."""
     rank = spec.rank
     out = valid_output_sizes(x_shape[1:-1], w_shape[:rank], spec.strides, spec.dilations)
     grid = (x_shape[0], *out)
@@ -55,20 +81,27 @@ def _plan(
     # MAX_PATCH_BYTES and the input + output bytes (temporaries stay proportionate).
     in_out = (math.prod(x_shape) + math.prod(grid) * w_shape[-1]) * itemsize
     target = min(max(PATCH_BYTES, 2 * filter_bytes), MAX_PATCH_BYTES, in_out)
+    want = min(math.prod(grid), MIN_TILE_ROWS) * row_bytes
+    parts = min(w_shape[0], -(-want // max(target, 1))) if want > target else 1
+    row_bytes = -(-w_shape[0] // parts) * (row_bytes // w_shape[0])
     axis, step = plan(grid, row_bytes, target)
-    return grid, axis, step, row_bytes
+    return _Plan(grid, axis, step, parts, row_bytes)
 
 
 def workspace_bytes(
     x_shape: tuple[int, ...], w_shape: tuple[int, ...], spec: ConvSpec, itemsize: int
 ) -> int:
-    """Bytes of the one patch buffer :func:`run` allocates (0 for pointwise kernels)."""
+    """Bytes of the patch buffer :func:`run` allocates, and its accumulation scratch.
+
+    0 for pointwise kernels.
+    """
     if _is_pointwise(w_shape, spec):
         return 0
-    grid, axis, step, row_bytes = _plan(x_shape, w_shape, spec, itemsize)
-    if 0 in grid:
+    p = _plan(x_shape, w_shape, spec, itemsize)
+    if 0 in p.grid:
         return 0
-    return step * math.prod(grid[axis + 1 :]) * row_bytes
+    scratch = p.rows * w_shape[-1] * itemsize if p.parts > 1 else 0
+    return p.rows * p.row_bytes + scratch
 
 
 def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
@@ -79,7 +112,7 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
     """
     rank, groups = spec.rank, spec.groups
     k_sizes = tuple(w.shape[:rank])
-    n, c, cg, o = x.shape[0], x.shape[-1], w.shape[-2], w.shape[-1]
+    n, cg, o = x.shape[0], w.shape[-2], w.shape[-1]
     og = o // groups
     out = valid_output_sizes(x.shape[1:-1], k_sizes, spec.strides, spec.dilations)
     if n == 0 or o == 0 or 0 in out:
@@ -96,39 +129,54 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
         return _pointwise(x, wmat, groups, inplace, xp=xp)
 
     itemsize = itemsize_of(xp, x.dtype)
-    grid, axis, step, _ = _plan(tuple(x.shape), tuple(w.shape), spec, itemsize)
-    rows = step * math.prod(grid[axis + 1 :])
-    total = math.prod(grid)
+    p = _plan(tuple(x.shape), tuple(w.shape), spec, itemsize)
     dev = _backend.device(x)
+    # Parts of the kernel's first axis: [lo, hi) ranges and their filter rows.
+    k0, per = k_sizes[0], kk // k_sizes[0]
+    bounds = [k0 * i // p.parts for i in range(p.parts + 1)]
+    ranges = list(itertools.pairwise(bounds))
     if inplace:
-        y = xp.empty((total, o), dtype=x.dtype, device=dev)
-        shape = (rows, kk * c) if groups == 1 else (groups, rows, kk * cg)
-        buf = xp.empty(shape, dtype=x.dtype, device=dev)
+        y = xp.empty((math.prod(p.grid), o), dtype=x.dtype, device=dev)
+        buf = xp.empty((p.rows * p.row_bytes // itemsize,), dtype=x.dtype, device=dev)
+        scratch = xp.empty((p.rows * o,), dtype=x.dtype, device=dev) if p.parts > 1 else None
     parts = []
-    for tile in tiles(grid, axis, step):
-        windows = _tile_windows(x, tile, grid, k_sizes, spec, xp=xp)  # (..., *k, C)
+    for tile in tiles(p.grid, p.axis, p.step):
+        windows = _tile_windows(x, tile, p.grid, k_sizes, spec, xp=xp)  # (..., *k, C)
         m = tile.rows
-        if groups == 1:
-            if inplace:
-                patch = buf[:m, ...]
-                _backend.copy_into(patch, windows, xp=xp)
-                _backend.product_into("matmul", patch, wmat, y[tile.row : tile.row + m, ...], xp=xp)
+        total = None
+        for j, (lo, hi) in enumerate(ranges):
+            piece = windows[(..., slice(lo, hi), *(slice(None),) * rank)]
+            rows_w = slice(lo * per * cg, hi * per * cg)
+            kc = (hi - lo) * per * cg  # patch columns (per group)
+            if groups == 1:
+                lhs = piece
+                rhs = wmat[rows_w, ...]
+                if inplace:
+                    dest = y[tile.row : tile.row + m, ...]
             else:
-                parts.append(xp.matmul(xp.reshape(windows, (m, kk * c)), wmat))
-            continue
-        # Split C into (g, Cg) and bring g to the front: (g, nb, *tile_out, *k, Cg).
-        lead = tuple(windows.shape[:-1])
-        windows = xp.reshape(windows, (*lead, groups, cg))
-        nd = len(lead)
-        windows = xp.permute_dims(windows, (nd, *range(nd), nd + 1))
-        if inplace:
-            patch = buf[:, :m, ...]
-            _backend.copy_into(patch, windows, xp=xp)
-            dest = xp.reshape(y[tile.row : tile.row + m, ...], (m, groups, og))
-            _backend.product_into("matmul", patch, wmat, xp.permute_dims(dest, (1, 0, 2)), xp=xp)
-        else:
-            prod = xp.matmul(xp.reshape(windows, (groups, m, kk * cg)), wmat)  # (g, m, Og)
-            parts.append(xp.reshape(xp.permute_dims(prod, (1, 0, 2)), (m, o)))
+                # Split C into (g, Cg), g to the front: (g, nb, *tile_out, *k, Cg).
+                lead = tuple(piece.shape[:-1])
+                lhs = xp.reshape(piece, (*lead, groups, cg))
+                nd = len(lead)
+                lhs = xp.permute_dims(lhs, (nd, *range(nd), nd + 1))
+                rhs = wmat[:, rows_w, :]
+                if inplace:
+                    dest = xp.reshape(y[tile.row : tile.row + m, ...], (m, groups, og))
+                    dest = xp.permute_dims(dest, (1, 0, 2))
+            shape = (m, kc) if groups == 1 else (groups, m, kc)
+            if inplace:
+                patch = xp.reshape(buf[: math.prod(shape)], shape)
+                _backend.copy_into(patch, lhs, xp=xp)
+                _backend.product_into(
+                    "matmul", patch, rhs, dest, xp=xp, accumulate=j > 0, scratch=scratch
+                )
+                continue
+            term = xp.matmul(xp.reshape(lhs, shape), rhs)
+            total = term if total is None else total + term
+        if not inplace:
+            if groups > 1:  # (g, m, Og) -> (m, O)
+                total = xp.reshape(xp.permute_dims(total, (1, 0, 2)), (m, o))
+            parts.append(total)
     if not inplace:
         y = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
     return xp.reshape(y, (n, *out, o))
