@@ -301,6 +301,20 @@ def conv_general(
     return run(x, w)
 
 
+def temporaries_cap(
+    budget: int, itemsize: int, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
+) -> int:
+    """Most bytes of temporaries an algorithm may hold at once in one call.
+
+    ``min(budget, input + output bytes)`` for the padded input and the result in the
+    compute dtype: the memory budget, and never more than the arrays the call reads
+    and writes (issue 5's rule: peak extra memory at most twice the input and
+    output). :func:`_chunked` cuts the work to stay under it, and
+    :func:`check_memory` counts it.
+    """
+    return min(budget, itemsize * (math.prod(in_shape) + math.prod(out_shape)))
+
+
 def check_memory(
     xp: Namespace,
     x: Array,
@@ -314,7 +328,8 @@ def check_memory(
     """Raise ``MemoryError`` before any work when the call cannot fit in memory.
 
     Counts the result, the padded (and dilated, cast) input when one is made, and the
-    algorithm's temporaries (capped by ``budget``: the core chunks above it), against
+    algorithm's temporaries (capped by :func:`temporaries_cap`: the core chunks above
+    it), against
     the memory of the array's device (:func:`xconv._backend.memory_limit`; no check
     where that is unknown, e.g. Dask, which computes block by block).
     """
@@ -335,7 +350,10 @@ def check_memory(
     padded_bytes = math.prod(padded_shape) * citem if copied else 0
     work = 0
     if 0 not in out_shape:
-        work = min(budget, algorithm.workspace_bytes(padded_shape, w_shape, spec, citem))
+        work = min(
+            algorithm.workspace_bytes(padded_shape, w_shape, spec, citem),
+            temporaries_cap(budget, citem, padded_shape, out_shape),
+        )
     need = out_bytes + padded_bytes + work
     if need > limit:
         gib = 2.0**30
@@ -579,7 +597,7 @@ def _chunked(
     itemsize = itemsize_of(xp, x.dtype)
     need = algorithm.workspace_bytes(tuple(x.shape), tuple(w.shape), spec, itemsize)
     if cap is None:
-        cap = min(budget, itemsize * (math.prod(x.shape) + n * math.prod(out) * o))
+        cap = temporaries_cap(budget, itemsize, tuple(x.shape), (n, *out, o))
     if prepared is None:
         prepared = algorithm.prepare(w, spec, xp) if need > cap else {}
     if need <= cap:
