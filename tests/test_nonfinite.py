@@ -89,13 +89,18 @@ def test_auto_choice_depends_on_finiteness(
         ((8, 56, 56, 128), (5, 5, 128, 128), "gemm"),  # not 3x3
         ((8, 14, 14, 256), (3, 3, 256, 256), "shift"),  # filters > input + output; wide
         ((8, 7, 7, 512), (3, 3, 512, 512), "shift"),  # 392 pixels, 4608 columns
+        ((2, 16, 56, 56, 32), (3, 3, 3, 32, 32), "winograd"),  # 3-d: from 16 channels
+        ((2, 16, 56, 56, 8), (3, 3, 3, 8, 8), "gemm"),  # too few channels
+        ((2, 12, 56, 56, 32), (3, 3, 3, 32, 32), "gemm"),  # an axis below 16
+        ((8, 4000, 64), (3, 64, 64), "gemm"),  # no 1-d rule: Winograd lost
     ],
 )
 def test_auto_dense_rules(
     x_shape: tuple[int, ...], w_shape: tuple[int, ...], expected: str
 ) -> None:
     """Which method ``auto`` gives dense layers: Winograd for wide 3x3 layers of at
-    least 28x28, shift for patch matrices wider than tall, gemm for the rest."""
+    least 28x28 and 3x3x3 layers of at least 16**3, shift for patch matrices wider
+    than tall, gemm for the rest."""
     xp = _backend.namespace(x=np.zeros(1))
     spec = conv_spec(x_shape, w_shape, strides=1, padding="SAME", dilations=1, data_format=None)
     sizes, batch = x_shape[1:-1], x_shape[0]

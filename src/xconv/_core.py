@@ -90,14 +90,15 @@ AUTO_SHIFT_MAX_CONTRACTION = 4
 #: ... and switch to FFT from this many kernel taps (5x5 = 25: shift wins; 15x15 = 225:
 #: FFT wins by 4x; the crossover is near 7x7 to 9x9).
 AUTO_FFT_MIN_TAPS = 64
-#: ``auto`` runs Winograd F(4x4, 3x3) for 2-d 3x3 kernels (stride 1, no dilation, one
-#: group, real floating data) with at least this many input and output channels and
-#: spatial sizes of at least :data:`AUTO_WINOGRAD_MIN_SIZE`, when its transformed
-#: filters fit the memory rule. Alternating calls in one process (NumPy, 2 cores,
-#: median of 12 time ratios winograd / gemm): 56²x64 0.78, 28²x128 0.95, 14²x256 1.44,
-#: 7²x512 3.96 (the last two are also excluded by the filter rule).
-AUTO_WINOGRAD_MIN_CHANNELS = 64
-AUTO_WINOGRAD_MIN_SIZE = 28
+#: ``auto`` runs Winograd F(4, 3) on every axis for 3x3 (2-d) and 3x3x3 (3-d) kernels
+#: (stride 1, no dilation, one group, real floating data) with at least
+#: ``min_channels`` input and output channels and spatial sizes of at least
+#: ``min_size`` (rank -> ``(min_channels, min_size)``), when its transformed filters
+#: fit the memory rule. Alternating calls in one process (NumPy float32, 2 cores,
+#: median of 8-12 time ratios winograd / gemm): 2-d 56²x64 0.78, 28²x128 0.95,
+#: 14²x256 1.44, 7²x512 3.96; 3-d (16,56,56)x32 0.81, 32³x64 0.73, 16³x32 0.86,
+#: (16,56,56)x16 0.63; 1-d (4000)x64 1.36 (so no 1-d rule).
+AUTO_WINOGRAD_RULES: dict[int, tuple[int, int]] = {2: (64, 28), 3: (16, 16)}
 #: Whether ``auto`` uses that rule at all (tests switch it off and on).
 AUTO_WINOGRAD = True
 #: Dense layers with at most this many output pixels (batch x spatial) per patch
@@ -128,9 +129,9 @@ def choose_method(
       stride 1 on floating data, else ``shift``;
     - dense one-group layers with few output pixels for their patch width
       (:data:`AUTO_SHIFT_MAX_PIXELS_PER_COLUMN`): ``shift``;
-    - when :data:`AUTO_WINOGRAD` is on (the default), wide 2-d 3x3 layers
-      (:data:`AUTO_WINOGRAD_MIN_CHANNELS`, spatial ``sizes`` of
-      the input at least :data:`AUTO_WINOGRAD_MIN_SIZE`, transformed filters no larger
+    - when :data:`AUTO_WINOGRAD` is on (the default), wide 2-d 3x3 and 3-d 3x3x3 layers
+      (channels and spatial ``sizes`` of the input per :data:`AUTO_WINOGRAD_RULES`,
+      transformed filters no larger
       than the input and output of the ``batch``): ``winograd``;
     - everything else: ``gemm`` (chunked patch matrix, one matmul per chunk).
 
@@ -153,18 +154,18 @@ def choose_method(
         return "shift"
     if sizes is not None and _wide_patches(spec, w_shape, sizes, batch):
         return "shift"
-    wide = min(w_shape[-2], w_shape[-1]) >= AUTO_WINOGRAD_MIN_CHANNELS
+    rule = AUTO_WINOGRAD_RULES.get(spec.rank)
     if (
         transforms
         and AUTO_WINOGRAD
-        and wide
-        and spec.rank == 2
+        and rule is not None
+        and min(w_shape[-2], w_shape[-1]) >= rule[0]
         and spec.groups == 1
-        and tuple(w_shape[:2]) == (3, 3)
+        and tuple(w_shape[: spec.rank]) == (3,) * spec.rank
         and set(spec.strides) | set(spec.dilations) | set(spec.lhs_dilations) == {1}
         and sizes is not None
-        and min(sizes) >= AUTO_WINOGRAD_MIN_SIZE
-        and _winograd_filters_fit(w_shape, batch * math.prod(sizes))
+        and min(sizes) >= rule[1]
+        and _winograd_filters_fit(w_shape, spec.rank, batch * math.prod(sizes))
         and xp.isdtype(dtype, "real floating")
         and ALGORITHMS["winograd"].reason_not_applicable(spec, w_shape, dtype, xp) is None
     ):
@@ -184,11 +185,11 @@ def _wide_patches(
     return pixels <= AUTO_SHIFT_MAX_PIXELS_PER_COLUMN * taps * w_shape[-2]
 
 
-def _winograd_filters_fit(w_shape: tuple[int, ...], pixels: int) -> bool:
-    """Whether Winograd's transformed filters (``6 x 6`` taps per filter pair, 4x the
-    3x3 filters, made once per call) fit in the input + output elements of ``pixels``
-    input positions (batch x spatial): the temporaries the core allows (:func:`_chunked`)."""
-    return 36 * w_shape[-2] * w_shape[-1] <= pixels * (w_shape[-2] + w_shape[-1])
+def _winograd_filters_fit(w_shape: tuple[int, ...], rank: int, pixels: int) -> bool:
+    """Whether Winograd's transformed filters (``6 ** rank`` taps per filter pair, made
+    once per call) fit in the input + output elements of ``pixels`` input positions
+    (batch x spatial): the temporaries the core allows (:func:`temporaries_cap`)."""
+    return 6**rank * w_shape[-2] * w_shape[-1] <= pixels * (w_shape[-2] + w_shape[-1])
 
 
 def prefers_fft(xp: Namespace, spec: ConvSpec, dtype: Any, w_shape: tuple[int, ...]) -> bool:
