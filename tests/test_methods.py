@@ -173,7 +173,9 @@ def test_integer_wraparound(xp: ModuleType, device: Any, rng: np.random.Generato
         np.testing.assert_array_equal(to_numpy(out), expected, err_msg=method)
 
 
-TILE_SIZES = {"tiny": 1, "small": 600, "medium": 5000}
+#: tile target bytes, and gemm's MIN_TILE_ROWS: 1 keeps whole patch rows, a huge value
+#: splits the kernel's first axis into parts whose products accumulate.
+TILE_SIZES = {"tiny": (1, 10**9), "small": (600, 1), "medium": (5000, 10**9)}
 
 
 @pytest.mark.parametrize("tile", list(TILE_SIZES))
@@ -190,38 +192,20 @@ def test_tiles(
     name: str,
     tile: str,
 ) -> None:
-    """Tiny tile targets give many tiles along every axis: still exact."""
+    """Tiny tile targets give many tiles along every axis, with gemm's kernel split
+    into accumulated parts or not: still exact."""
     if tile != "medium" and not supports_inplace(xp):
         # Out of place, every tile is one more array to concatenate (and on JAX one
         # more piece of the compiled program): hundreds of tiles only cost time there.
         pytest.skip("tiles this small only where they are filled in place; see 'medium'")
-    size = TILE_SIZES[tile]
+    size, min_rows = TILE_SIZES[tile]
+    monkeypatch.setattr(gemm, "MIN_TILE_ROWS", min_rows)
     monkeypatch.setattr(gemm, "PATCH_BYTES", size)
     monkeypatch.setattr(gemm, "MAX_PATCH_BYTES", size)
     monkeypatch.setattr(shift, "TILE_BYTES", size)
     case = dataclasses.replace(variant(rank, name), n=3)
     for method in ("gemm", "shift"):
         run_method(xp, device, rng, case, method)
-
-
-@pytest.mark.parametrize("min_rows", [1, 10**9], ids=["rows-only", "kernel-parts"])
-@pytest.mark.parametrize("name", ["same", "strided-dilated", "groups", "few-channel"])
-@pytest.mark.parametrize("rank", RANKS)
-def test_gemm_kernel_parts(
-    xp: ModuleType,
-    device: Any,
-    rng: np.random.Generator,
-    monkeypatch: pytest.MonkeyPatch,
-    rank: int,
-    name: str,
-    min_rows: int,
-) -> None:
-    """gemm with whole patch rows, and with the kernel's first axis split into parts
-    whose products accumulate (wide patch rows, few output rows): both exact."""
-    monkeypatch.setattr(gemm, "MIN_TILE_ROWS", min_rows)
-    monkeypatch.setattr(gemm, "PATCH_BYTES", 600)
-    case = dataclasses.replace(variant(rank, name), n=3)
-    run_method(xp, device, rng, case, "gemm")
 
 
 @pytest.mark.parametrize("method", METHODS_UNDER_TEST)
