@@ -235,3 +235,11 @@ def test_numpy_input_torch_filters() -> None:
         xconv.conv2d(
             np.ones((1, 4, 4, 2)), torch.ones((2, 2, 2, 3), dtype=torch.float64), 1, "SAME"
         )
+
+
+def test_depthwise_input_grad_names_input_sizes(xp: ModuleType) -> None:
+    """Input channels read from ``input_sizes`` that the filter does not match: the
+    message names both (found by test_fuzz: it named only ``filter``)."""
+    f, dy = make(xp, np.ones((3, 3, 4, 2))), make(xp, np.ones((2, 6, 5, 8)))
+    with pytest.raises(ValueError, match=r"filter\.shape\[2\] \(4\).*input_sizes \(0"):
+        xconv.depthwise_conv2d_backprop_input([2, 6, 5, 0], f, dy, 1, "SAME")

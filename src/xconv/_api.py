@@ -326,19 +326,24 @@ def _filter_grad(a: _Args, rank: int | None) -> Array:
 
 
 def _depthwise_grouped_shape(
-    filter_shape: tuple[int, ...], c_in: int, data_format: str | None, name: str
+    filter_shape: tuple[int, ...],
+    c_in: int,
+    data_format: str | None,
+    name: str,
+    channels_from: str = "input",
 ) -> tuple[int, int, int, int]:
     """Depthwise ``[h, w, C_in, mult]`` -> grouped ``[h, w, 1, C_in * mult]``, checked.
 
     Output channel ``c * mult + m`` is input channel ``c`` times multiplier ``m``, as in
     TensorFlow; a reshape keeps that order and the core sees ``groups = C_in``.
+    ``channels_from`` names the argument ``c_in`` was read from (for the message).
     """
     if len(filter_shape) != 4:
         raise ValueError(f"{name} must have shape [h, w, in, multiplier], got {filter_shape}")
     if filter_shape[2] != c_in:
         raise ValueError(
-            f"{name}.shape[2] ({filter_shape[2]}) must equal the input channels ({c_in}, "
-            f"data_format={data_format!r})"
+            f"{name}.shape[2] ({filter_shape[2]}) must equal the input channels given by "
+            f"{channels_from} ({c_in}, data_format={data_format!r})"
         )
     h, w, c, m = filter_shape
     return h, w, 1, c * m
@@ -354,9 +359,11 @@ def _channels(shape: tuple[int, ...], data_format: str | None, name: str) -> int
     return shape[1] if channels_first else shape[3]
 
 
-def _grouped(a: _Args, name: str, c_in: int) -> Array:
+def _grouped(a: _Args, name: str, c_in: int, channels_from: str = "input") -> Array:
     """The depthwise filter ``a[name]`` reshaped to its grouped form (checked)."""
-    shape = _depthwise_grouped_shape(tuple(a[name].shape), c_in, a["data_format"], name)
+    shape = _depthwise_grouped_shape(
+        tuple(a[name].shape), c_in, a["data_format"], name, channels_from
+    )
     return _backend.namespace(**{name: a[name]}).reshape(a[name], shape)
 
 
@@ -391,7 +398,7 @@ def _depthwise_input_grad(a: _Args, rank: int) -> Array:
     _backend.namespace(filter=a["filter"], out_backprop=a["out_backprop"])
     sizes = _sizes(a["input_sizes"], name="input_sizes", rank=rank)
     c_in = _channels(sizes, a["data_format"], "input_sizes")
-    grouped = {"input_sizes": sizes, "filter": _grouped(a, "filter", c_in)}
+    grouped = {"input_sizes": sizes, "filter": _grouped(a, "filter", c_in, "input_sizes")}
     return _input_grad({**a, **grouped}, rank, ("input_sizes", "filter", "out_backprop"))
 
 
