@@ -50,6 +50,10 @@ POINTS: dict[int, tuple[Fraction, ...]] = {
 
 #: Kernel width the transforms are built for.
 KERNEL = 3
+#: Tile positions (``a**r``) up to which the input and output transforms are one
+#: matmul with the transform's Kronecker power (2-d: 36) rather than one per axis.
+#: (8,56,56,64) / (8,28,28,128) F(4x4, 3x3): see ``docs/decisions.md``.
+KRON_MAX_POSITIONS = 36
 
 
 def output_tile(dtype_bits: int) -> int:
@@ -206,6 +210,58 @@ def prepare(w: Array, spec: ConvSpec, xp: Namespace) -> dict[str, Array]:
     return {"u": xp.reshape(u, (a**rank, *w.shape[-2:]))}
 
 
+def _kron(mat: Array, rank: int, xp: Namespace) -> Array:
+    """``mat`` applied along ``rank`` axes at once: the Kronecker power ``mat (x) ... (x)
+    mat``, rows and columns ordered like the reversed axes of the tiles."""
+    r, c = mat.shape
+    out = mat
+    for _ in range(rank - 1):
+        rows, cols = out.shape
+        prod = xp.reshape(out, (rows, 1, cols, 1)) * xp.reshape(mat, (1, r, 1, c))
+        out = xp.reshape(prod, (rows * r, cols * c))
+    return out
+
+
+def _transform_kron(x: Array, bt: Array, tiles: tuple[int, ...], m: int, xp: Namespace) -> Array:
+    """Input tiles transformed by one matmul with ``B^T``'s Kronecker power.
+
+    The ``a**r`` tile positions are gathered from a strided window view of ``x``
+    (stride ``m``, window ``a``) into a ``(a**r, tiles * C)`` matrix, in the reversed
+    axis order of :func:`prepare`'s filters: one copy and one GEMM, where the axis-by-axis
+    transform makes a stacked copy and a matmul per axis. The GEMM costs ``a**r``
+    multiply-adds per value instead of ``r * a``: used while ``a**r`` is small
+    (:data:`KRON_MAX_POSITIONS`).
+    """
+    rank = len(tiles)
+    a = bt.shape[0]
+    windows = _backend.sliding_windows(x, (a,) * rank, (m,) * rank, (1,) * rank, xp=xp)
+    # (N, *t, *k, C) -> (k_{r-1}, ..., k_0, N, *t, C)
+    order = (*range(2 * rank, rank, -1), 0, *range(1, rank + 1), 2 * rank + 1)
+    gathered = xp.reshape(xp.permute_dims(windows, order), (a**rank, -1))
+    return _backend.matmul(_kron(bt, rank, xp), gathered, xp=xp)
+
+
+def _transform_separable(
+    x: Array, bt: Array, tiles: tuple[int, ...], m: int, xp: Namespace
+) -> Array:
+    """Input tiles transformed axis by axis (``a**r`` positions first, reversed order).
+
+    Per axis, the ``a`` strided slices (tile offsets) are gathered into a new *leading*
+    axis and ``B^T`` is applied to it: one 2-d matmul per axis. Layout after axis d:
+    ``(a_d, ..., a_0, N, t_0..t_d, S_{d+1}.., C)``.
+    """
+    a = bt.shape[0]
+    v = x
+    for d in range(len(tiles)):
+        stop = (tiles[d] - 1) * m + 1
+        v = xp.stack(
+            [v[_along(v.ndim, 2 * d + 1, slice(off, off + stop, m))] for off in range(a)],
+            axis=0,
+        )
+        v = _apply(bt, v, 0, xp)
+    return v
+
+
 def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace, u: Array | None = None) -> Array:
     """VALID convolution of padded canonical ``x (N, *S, C)`` with ``w (3, ..., C/g, O)``.
 
@@ -224,20 +280,13 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace, u: Array | None = 
     bt_rows, _, at_rows = transforms(m)
     bt, at = _matrix(bt_rows, x, xp), _matrix(at_rows, x, xp)
 
-    # Input: pad each axis to tiles * m + 2, then per axis gather the ``a`` strided
-    # slices (tile offsets) into a new *leading* axis and apply B^T to it: one 2-d
-    # matmul per axis. Layout after axis d: (a_d, ..., a_0, N, t_0..t_d, S_{d+1}.., C),
-    # so the tile positions end up in reversed axis order.
-    v = x
-    for d in range(rank):
-        v = _pad_high(v, 2 * d + 1, tiles[d] * m + a - m - sizes[d], xp)
-        stop = (tiles[d] - 1) * m + 1
-        v = xp.stack(
-            [v[_along(v.ndim, 2 * d + 1, slice(off, off + stop, m))] for off in range(a)],
-            axis=0,
-        )
-        v = _apply(bt, v, 0, xp)
     positions, count = a**rank, n * math.prod(tiles)
+    for d in range(rank):  # pad each axis to (tiles - 1) * m + a
+        x = _pad_high(x, d + 1, tiles[d] * m + a - m - sizes[d], xp)
+    if positions <= KRON_MAX_POSITIONS:
+        v = _transform_kron(x, bt, tiles, m, xp)
+    else:
+        v = _transform_separable(x, bt, tiles, m, xp)
     v = xp.reshape(v, (positions, count, c))
 
     if u is None:
@@ -253,9 +302,12 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace, u: Array | None = 
         prod = xp.permute_dims(xp.matmul(v, u), (0, 2, 1, 3))  # (a**r, count, g, Og)
 
     # Output: A^T along each tile-position axis, then interleave tiles and offsets.
-    y = xp.reshape(prod, (*(a,) * rank, count * o))
-    for d in range(rank):
-        y = _apply(at, y, d, xp)
+    if positions <= KRON_MAX_POSITIONS:
+        y = _backend.matmul(_kron(at, rank, xp), xp.reshape(prod, (positions, count * o)), xp=xp)
+    else:
+        y = xp.reshape(prod, (*(a,) * rank, count * o))
+        for d in range(rank):
+            y = _apply(at, y, d, xp)
     y = xp.reshape(y, (*(m,) * rank, n, *tiles, o))  # (m_{r-1}, ..., m_0, N, *t, O)
     order = [rank, *(ax for d in range(rank) for ax in (rank + 1 + d, rank - 1 - d)), 2 * rank + 1]
     y = xp.reshape(xp.permute_dims(y, tuple(order)), (n, *(t * m for t in tiles), o))
