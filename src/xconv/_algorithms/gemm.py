@@ -6,7 +6,10 @@ tiles of consecutive output rows (:mod:`._tiling`) whose patch matrix
 bytes, at most :data:`MAX_PATCH_BYTES` and the input + output bytes). Each tile's
 windows are gathered into the patch matrix and multiplied with the
 ``(prod(k) * C, O)`` filter matrix in one ``matmul`` (batched over the groups when
-there are several).
+there are several). When the patch rows are so wide that fewer than
+:data:`MIN_TILE_ROWS` would fit a tile (large filters, few output pixels), the kernel's
+first axis is split into parts, each with its own patch matrix and ``matmul``,
+accumulated into the tile's rows.
 
 On NumPy, CuPy and torch one patch buffer is reused for every tile and each product
 is written straight into the preallocated output (:func:`~xconv._backend.copy_into`,
