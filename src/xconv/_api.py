@@ -430,7 +430,7 @@ def convolution() -> None:
         Shape ``(*k, C_in / groups, C_out)`` (TensorFlow's HWIO layout).
 
     >>> x = np.arange(10.0).reshape(1, 10, 1)
-    >>> w = np.array([1.0, 0.0, -1.0]).reshape(3, 1, 1)
+    >>> w = (1.0 - np.arange(3.0)).reshape(3, 1, 1)
     >>> xconv.convolution(x, w, padding="VALID")[0, :, 0]
     array([-2., -2., -2., -2., -2., -2., -2., -2.])
     >>> xconv.convolution(np.ones((2, 4, 4, 4, 4, 3)), np.ones((2, 2, 2, 2, 3, 5))).shape

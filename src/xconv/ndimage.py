@@ -367,7 +367,7 @@ origin``; complex weights are conjugated (SciPy >= 1.6).""",
 array([[1.67, 2.33, 3.33, 4.  ],
        [4.33, 5.  , 6.  , 6.67],
        [7.  , 7.67, 8.67, 9.33]])
->>> ndimage.correlate(x, np.array([1.0, 0.0, -1.0]), mode="constant", cval=5, axes=1)
+>>> ndimage.correlate(x, 1.0 - np.arange(3.0), mode="constant", cval=5, axes=1)
 array([[ 4., -2., -2., -3.],
        [ 0., -2., -2.,  1.],
        [-4., -2., -2.,  5.]])
@@ -379,18 +379,19 @@ convolve.__doc__ = _doc(
 :func:`correlate` with the weights flipped and the origin negated (minus one more
 for even extents, so that an even kernel's centre stays at ``n // 2``).""",
     False,
-    """>>> ndimage.convolve(np.array([1, 2, 0, 0]), np.array([1, 1, 1]), mode="wrap")
-array([3, 3, 2, 1])
+    """>>> ndimage.convolve(np.arange(4), np.ones(3, dtype=int), mode="wrap")
+array([4, 3, 6, 5])
 """,
 )
 for _func, _result in (
-    (correlate1d, "array([ 8, 26,  8, 12,  7, 28, 36,  9])"),
-    (convolve1d, "array([14, 24,  4, 13, 12, 36, 27,  0])"),
+    (correlate1d, "array([ 0,  3, 13, 31, 27, 21, 23, 33])"),
+    (convolve1d, "array([ 1,  7, 21, 33, 23, 21, 27, 36])"),
 ):
     _kind = "convolution" if _func is convolve1d else "correlation"
     _func.__doc__ = _doc(
         f"One-dimensional {_kind} along ``axis``, as ``scipy.ndimage.{_func.__name__}``.",
         True,
-        f">>> ndimage.{_func.__name__}(np.array([2, 8, 0, 4, 1, 9, 9, 0]), [1, 3])\n{_result}\n",
+        f">>> x = np.arange(8) ** 2 % 10\n>>> x\narray([0, 1, 4, 9, 6, 5, 6, 9])\n"
+        f">>> ndimage.{_func.__name__}(x, [1, 3])\n{_result}\n",
     )
 del _func, _result, _kind

@@ -185,7 +185,6 @@ def torch_candidate(case: Case, x: np.ndarray, w: np.ndarray) -> Candidate:
 def jax_candidate(case: Case, x: np.ndarray, w: np.ndarray) -> Candidate:
     try:
         import jax
-        import jax.numpy as jnp
         from jax import lax
     except ImportError:
         return _na("jax", "jax", "peer", "not installed")
@@ -207,7 +206,7 @@ def jax_candidate(case: Case, x: np.ndarray, w: np.ndarray) -> Candidate:
         numbers = (lhs, f"{spatial}IO", lhs)
         kw.update(window_strides=case.stride_t, padding=case.pads)
     fn = jax.jit(lambda a, b: lax.conv_general_dilated(a, b, dimension_numbers=numbers, **kw))
-    xj, wj = jnp.asarray(x), jnp.asarray(w)
+    xj, wj = jax.device_put(x), jax.device_put(w)  # the bench inputs onto JAX's device
 
     def run() -> Any:
         return fn(xj, wj).block_until_ready()
@@ -343,9 +342,9 @@ def _from_numpy(backend: str) -> tuple[Callable[[np.ndarray], Any], Callable[[An
 
         return torch.from_numpy, (lambda y: y)
     if backend == "jax":
-        import jax.numpy as jnp
+        import jax
 
-        return jnp.asarray, (lambda y: y.block_until_ready())
+        return jax.device_put, (lambda y: y.block_until_ready())
     raise ValueError(f"unknown backend {backend!r}; use numpy, torch or jax")
 
 
