@@ -37,6 +37,7 @@ from typing import Any
 
 from xconv import _backend
 from xconv._backend import device
+from xconv._padding import pad_canonical
 from xconv._spec import ConvSpec
 from xconv._typing import Array, Namespace
 
@@ -172,15 +173,6 @@ def _along(ndim: int, axis: int, index: slice) -> tuple[slice, ...]:
     return tuple(key)
 
 
-def _pad_high(x: Array, axis: int, extra: int, xp: Namespace) -> Array:
-    """``x`` with ``extra`` zeros appended along ``axis`` (standard ``concat``)."""
-    if extra <= 0:
-        return x
-    shape = list(x.shape)
-    shape[axis] = extra
-    return xp.concat([x, xp.zeros(tuple(shape), dtype=x.dtype, device=device(x))], axis=axis)
-
-
 def _apply(mat: Array, v: Array, axis: int, xp: Namespace) -> Array:
     """Multiply ``v`` by ``mat`` along ``axis``, where every axis before it is batch.
 
@@ -281,12 +273,13 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace, u: Array | None = 
     bt, at = _matrix(bt_rows, x, xp), _matrix(at_rows, x, xp)
 
     positions, count = a**rank, n * math.prod(tiles)
-    for d in range(rank):  # pad each axis to (tiles - 1) * m + a
-        x = _pad_high(x, d + 1, tiles[d] * m + a - m - sizes[d], xp)
-    if positions <= KRON_MAX_POSITIONS:
-        v = _transform_kron(x, bt, tiles, m, xp)
-    else:
-        v = _transform_separable(x, bt, tiles, m, xp)
+    kron = positions <= KRON_MAX_POSITIONS
+    # Zeros after each axis, up to (tiles - 1) * m + a (one in-place fill where possible).
+    x = pad_canonical(
+        x, tuple((0, t * m + a - m - size) for t, size in zip(tiles, sizes)), "zeros", xp=xp
+    )
+    transform = _transform_kron if kron else _transform_separable
+    v = transform(x, bt, tiles, m, xp)
     v = xp.reshape(v, (positions, count, c))
 
     if u is None:
@@ -302,7 +295,7 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace, u: Array | None = 
         prod = xp.permute_dims(xp.matmul(v, u), (0, 2, 1, 3))  # (a**r, count, g, Og)
 
     # Output: A^T along each tile-position axis, then interleave tiles and offsets.
-    if positions <= KRON_MAX_POSITIONS:
+    if kron:
         y = _backend.matmul(_kron(at, rank, xp), xp.reshape(prod, (positions, count * o)), xp=xp)
     else:
         y = xp.reshape(prod, (*(a,) * rank, count * o))
