@@ -419,7 +419,7 @@ THREADS_ENV = "XCONV_NUM_THREADS"
 
 
 def host_threads(xp: Namespace) -> int:
-    """Threads xconv may use for its own elementwise loops and copies on ``xp``'s arrays.
+    """Threads xconv may use for its own elementwise loops on ``xp``'s arrays.
 
     NumPy's ufuncs run on one core (releasing the GIL), while its BLAS and every
     peer's convolution use all of them; so on NumPy the depthwise products split their

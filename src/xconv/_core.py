@@ -330,9 +330,8 @@ def check_memory(
 
     Counts the result, the padded (and dilated, cast) input when one is made, and the
     algorithm's temporaries (capped by :func:`temporaries_cap`: the core chunks above
-    it), against
-    the memory of the array's device (:func:`xconv._backend.memory_limit`; no check
-    where that is unknown, e.g. Dask, which computes block by block).
+    it), against the memory of the array's device (:func:`xconv._backend.memory_limit`;
+    no check where that is unknown, e.g. Dask, which computes block by block).
     """
     limit = _backend.memory_limit(xp, x)
     if limit is None:

@@ -149,10 +149,11 @@ def pad_indices(size: int, lo: int, hi: int, mode: str) -> list[int]:
 def pad_canonical(x: Array, pads: Pads, mode: str, *, xp: Namespace, value: complex = 0) -> Array:
     """Pad (or, for negative entries, crop) the spatial axes ``1..rank`` of ``x``.
 
-    ``x`` is channels-last ``(N, *spatial, C)``. Zero padding concatenates blocks of
-    ``value`` (0 unless a SciPy-style caller asks for a constant: ``cval``,
-    ``fillvalue``); the other modes gather runs of slices along each axis. Only
-    standard operations.
+    ``x`` is channels-last ``(N, *spatial, C)``. Zero padding fills one fresh array
+    with ``value`` (0 unless a SciPy-style caller asks for a constant: ``cval``,
+    ``fillvalue``) around a copy of ``x`` where the library allows in-place writes
+    (:func:`_fill_around`), else concatenates blocks of it; the other modes gather runs
+    of slices along each axis with standard operations.
     """
     grow: list[tuple[int, int]] = []
     for axis, (lo, hi) in enumerate(pads, start=1):
