@@ -142,7 +142,7 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
         y = xp.empty((math.prod(p.grid), o), dtype=x.dtype, device=dev)
         buf = xp.empty((p.rows * p.row_bytes // itemsize,), dtype=x.dtype, device=dev)
         scratch = xp.empty((p.rows * o,), dtype=x.dtype, device=dev) if p.parts > 1 else None
-    parts = []
+    tile_outputs = []  # out of place: one (rows, O) array per tile
     for tile in tiles(p.grid, p.axis, p.step):
         windows = _tile_windows(x, tile, p.grid, k_sizes, spec, xp=xp)  # (..., *k, C)
         m = tile.rows
@@ -179,9 +179,9 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
         if not inplace:
             if groups > 1:  # (g, m, Og) -> (m, O)
                 total = xp.reshape(xp.permute_dims(total, (1, 0, 2)), (m, o))
-            parts.append(total)
+            tile_outputs.append(total)
     if not inplace:
-        y = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
+        y = tile_outputs[0] if len(tile_outputs) == 1 else xp.concat(tile_outputs, axis=0)
     return xp.reshape(y, (n, *out, o))
 
 
