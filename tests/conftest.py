@@ -113,11 +113,20 @@ def _import_backend(backend: Backend) -> ModuleType:
         if count == 0:
             pytest.skip("cupy: no GPU")
         return cupy
-    if backend is Backend.TORCH_CUDA and not _torch_cuda_available():
-        pytest.skip("torch: no CUDA device")
+    if backend is Backend.TORCH_CUDA:
+        if not _torch_cuda_available():
+            pytest.skip("torch: no CUDA device")
+        import torch
+
+        # full float32 in torch's own GPU convolutions and matmuls (TF32 is on by
+        # default for cuDNN): the tests compare with float32 tolerances
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     if backend is Backend.JAX:
         jax = pytest.importorskip("jax")
         jax.config.update("jax_enable_x64", True)
+        # likewise on a GPU, where JAX's default float32 matmul precision is TF32
+        jax.config.update("jax_default_matmul_precision", "highest")
     return pytest.importorskip(backend.modname)
 
 

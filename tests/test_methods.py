@@ -173,6 +173,35 @@ def test_integer_wraparound(xp: ModuleType, device: Any, rng: np.random.Generato
         np.testing.assert_array_equal(to_numpy(out), expected, err_msg=method)
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 22])
+@pytest.mark.parametrize(
+    ("a_shape", "b_shape"),
+    [((5, 9), (9, 4)), ((3, 5, 9), (3, 9, 4)), ((5, 9), (3, 9, 4)), ((5, 0), (0, 4))],
+)
+def test_matmul_by_products(
+    a_shape: tuple[int, ...],
+    b_shape: tuple[int, ...],
+    chunk: int,
+    rng: np.random.Generator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """torch on CUDA has no integer matmul: its stand-in wraps like one (int8, mod 2**8).
+
+    The stand-in is torch-only code that runs on any device, so it is checked here on
+    the CPU, in chunks of the inner axis of every size (1 element, a few, all).
+    """
+    torch = pytest.importorskip("torch")
+    from xconv import _backend
+
+    monkeypatch.setattr(_backend, "PRODUCTS_CHUNK", chunk)
+    a = rng.integers(-128, 128, a_shape).astype(np.int8)
+    b = rng.integers(-128, 128, b_shape).astype(np.int8)
+    expected = np.matmul(a.astype(np.int64), b.astype(np.int64)).astype(np.int8)
+    got = _backend._matmul_by_products(torch.from_numpy(a), torch.from_numpy(b))
+    assert got.dtype == torch.int8
+    np.testing.assert_array_equal(got.numpy(), expected)
+
+
 #: tile target bytes, and gemm's MIN_TILE_ROWS: 1 keeps whole patch rows, a huge value
 #: splits the kernel's first axis into parts whose products accumulate.
 TILE_SIZES = {"tiny": (1, 10**9), "small": (600, 1), "medium": (5000, 10**9)}

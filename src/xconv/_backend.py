@@ -50,7 +50,9 @@ __all__ = [
     "memory_limit",
     "namespace",
     "native_conv",
+    "native_pads",
     "native_unsupported",
+    "on_accelerator",
     "parallel",
     "product_into",
     "sliding_windows",
@@ -134,6 +136,26 @@ def namespace(**arrays: Any) -> Namespace:
 def device(x: Array) -> Any:
     """The device of ``x`` (array-api-compat's portable accessor)."""
     return compat.device(x)
+
+
+def on_accelerator(xp: Namespace, x: Array) -> bool:
+    """Whether ``x`` lives on a GPU (or another accelerator), not in host memory.
+
+    CuPy arrays always; torch tensors off the CPU; JAX arrays on a non-CPU device (a
+    tracer: where JAX computes by default). Dask arrays are not: each block runs the
+    path of its own library.
+    """
+    lib = library(xp)
+    if lib == "cupy":
+        return True
+    if lib == "torch":
+        return bool(x.device.type != "cpu")
+    if lib == "jax":
+        try:
+            return bool(next(iter(x.devices())).platform != "cpu")
+        except Exception:  # a tracer: no concrete device
+            return _jax_default_platform() != "cpu"
+    return False
 
 
 def zero_size(shape: Sequence[int], dtype: Any, *, xp: Namespace, device: Any = None) -> Array:
@@ -228,6 +250,8 @@ def matmul(a: Array, b: Array, *, xp: Namespace, out: Array | None = None) -> Ar
     batch = max(a.shape[0] if a.ndim == 3 else 1, b.shape[0] if b.ndim == 3 else 1)
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     lib = library(xp)
+    if _lacks_integer_matmul(lib, a):
+        return _matmul_by_products(a, b)
     if (
         lib == "numpy"
         and max(a.ndim, b.ndim) == 3
@@ -247,6 +271,39 @@ def matmul(a: Array, b: Array, *, xp: Namespace, out: Array | None = None) -> Ar
     return mod.matmul(a, b, out=out)
 
 
+#: elements of one broadcast product in :func:`_matmul_by_products`
+PRODUCTS_CHUNK = 1 << 22
+
+
+def _lacks_integer_matmul(lib: str, a: Array) -> bool:
+    """Whether ``a`` is an integer torch tensor on a GPU: CUDA has no integer ``mm``/``bmm``."""
+    return (
+        lib == "torch"
+        and a.device.type != "cpu"
+        and not (a.dtype.is_floating_point or a.dtype.is_complex)
+    )
+
+
+def _matmul_by_products(a: Array, b: Array) -> Array:
+    """``a @ b`` for torch tensors as broadcast products summed over chunks of the inner axis.
+
+    For integer tensors on CUDA, which has no integer matrix product: the same result
+    as a matmul, modulo ``2**bits`` of the operands' dtype, with temporaries of at most
+    :data:`PRODUCTS_CHUNK` elements (one inner index at least).
+    """
+    import torch
+
+    k = a.shape[-1]
+    outer = math.prod(a.shape[:-1]) * math.prod(b.shape[:-2]) * b.shape[-1]  # at least
+    step = max(1, min(k, PRODUCTS_CHUNK // max(1, outer)))
+    y = None
+    for lo in range(0, max(k, 1), step):  # k == 0: one empty sum, the zeros
+        chunk = a[..., lo : lo + step, None] * b[..., None, lo : lo + step, :]
+        part = torch.sum(chunk, dim=-2, dtype=a.dtype)
+        y = part if y is None else y.add_(part)
+    return y
+
+
 def contract(windows: Array, w: Array, groups: int, *, xp: Namespace) -> Array:
     """Contract windows ``(N, *out, *k, C)`` with filters ``(*k, C/groups, O)``.
 
@@ -261,7 +318,7 @@ def contract(windows: Array, w: Array, groups: int, *, xp: Namespace) -> Array:
     og = o // groups
     windows = xp.reshape(windows, (n, *out, *k_sizes, groups, cg))
     w = xp.reshape(w, (*k_sizes, cg, groups, og))
-    if has_einsum(xp):
+    if has_einsum(xp) and not _lacks_integer_matmul(library(xp), windows):
         letters = "abdefhijklmpqrstuvwxyz"
         o_sub, k_sub = letters[:rank], letters[rank : 2 * rank]
         if groups == 1:
@@ -273,7 +330,9 @@ def contract(windows: Array, w: Array, groups: int, *, xp: Namespace) -> Array:
         m, kk = n * math.prod(out), math.prod(k_sizes)
         lhs = xp.permute_dims(xp.reshape(windows, (m, kk, groups, cg)), (2, 0, 1, 3))
         rhs = xp.permute_dims(xp.reshape(w, (kk, cg, groups, og)), (2, 0, 1, 3))
-        y = xp.matmul(xp.reshape(lhs, (groups, m, kk * cg)), xp.reshape(rhs, (groups, kk * cg, og)))
+        y = matmul(
+            xp.reshape(lhs, (groups, m, kk * cg)), xp.reshape(rhs, (groups, kk * cg, og)), xp=xp
+        )
         y = xp.permute_dims(y, (1, 0, 2))
     return xp.reshape(y, (n, *out, o))
 
@@ -288,10 +347,15 @@ def native_unsupported(xp: Namespace, rank: int, dtype: Any) -> str | None:
     """Why ``method="native"`` cannot run here, or None when it can.
 
     torch offers ``conv1d``/``conv2d``/``conv3d`` for floating and complex dtypes; JAX's
-    ``lax.conv_general_dilated`` takes any rank and numeric dtype.
+    ``lax.conv_general_dilated`` takes any rank and numeric dtype on the CPU, and
+    floating and complex dtypes where its default platform is an accelerator (XLA's
+    GPU convolutions are cuDNN's).
     """
     lib = library(xp)
     if lib == "jax":
+        platform = _jax_default_platform()
+        if platform != "cpu" and not xp.isdtype(dtype, ("real floating", "complex floating")):
+            return f"XLA on {platform} lowers convolutions to cuDNN, which takes no {dtype}"
         return None
     if lib == "torch":
         if rank > 3:
@@ -302,9 +366,32 @@ def native_unsupported(xp: Namespace, rank: int, dtype: Any) -> str | None:
     return f"{lib} has no native convolution that xconv delegates to (torch and jax do)"
 
 
-def native_conv(x: Array, w: Array, spec: Any, *, xp: Namespace) -> Array:
-    """VALID convolution of padded canonical ``x`` by the library's own convolution."""
+def native_pads(xp: Namespace, pads: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """The part of non-negative zero ``pads`` that :func:`native_conv` applies itself.
+
+    JAX's ``conv_general_dilated`` takes any ``(lo, hi)``; torch's ``conv*d`` one
+    symmetric amount per axis, ``min(lo, hi)`` (the caller pads the rest).
+    """
+    if library(xp) == "jax":
+        return tuple(pads)
+    return tuple((min(lo, hi), min(lo, hi)) for lo, hi in pads)
+
+
+def native_conv(
+    x: Array,
+    w: Array,
+    spec: Any,
+    *,
+    xp: Namespace,
+    pads: Sequence[tuple[int, int]] | None = None,
+) -> Array:
+    """Convolution of canonical ``x`` by the library's own convolution.
+
+    ``x`` is padded already (a VALID convolution), or ``pads`` says what zero padding
+    the library adds itself (from :func:`native_pads`).
+    """
     rank = w.ndim - 2
+    pads = [(0, 0)] * rank if pads is None else list(pads)
     if library(xp) == "jax":
         from jax import lax
 
@@ -316,7 +403,7 @@ def native_conv(x: Array, w: Array, spec: Any, *, xp: Namespace) -> Array:
             x,
             w,
             window_strides=spec.strides,
-            padding=[(0, 0)] * rank,
+            padding=pads,
             rhs_dilation=spec.dilations,
             dimension_numbers=numbers,
             feature_group_count=spec.groups,
@@ -328,6 +415,7 @@ def native_conv(x: Array, w: Array, spec: Any, *, xp: Namespace) -> Array:
         torch.movedim(x, -1, 1),
         torch.permute(w, (rank + 1, rank, *range(rank))),
         stride=spec.strides,
+        padding=tuple(lo for lo, _ in pads),
         dilation=spec.dilations,
         groups=spec.groups,
     )
@@ -526,6 +614,12 @@ def _torch_product_into(op: str, a: Array, b: Array, out: Array, accumulate: boo
             out.addcmul_(a, b)
         else:
             torch.mul(a, b, out=out)
+    elif _lacks_integer_matmul("torch", a):
+        y = _matmul_by_products(a, b)
+        if accumulate:
+            out.add_(y)
+        else:
+            out.copy_(y)
     elif not accumulate:
         if out.is_contiguous():
             torch.matmul(a, b, out=out)
@@ -606,14 +700,11 @@ def memory_limit(xp: Namespace, x: Array) -> int | None:
     if lib == "dask":
         return None
     if lib == "cupy":
-        import cupy
-
-        with cupy.cuda.Device(x.device.id):
-            return int(cupy.cuda.runtime.memGetInfo()[1])
+        return _cupy_total_memory(int(x.device.id))
     if lib == "torch" and x.device.type == "cuda":
         import torch
 
-        return int(torch.cuda.mem_get_info(x.device)[1])
+        return int(torch.cuda.get_device_properties(x.device).total_memory)
     if lib == "jax":
         try:
             dev = next(iter(x.devices()))
@@ -624,6 +715,15 @@ def memory_limit(xp: Namespace, x: Array) -> int | None:
             limit = stats.get("bytes_limit")
             return int(limit) if limit else None
     return _host_memory()
+
+
+@functools.cache
+def _cupy_total_memory(device_id: int) -> int:
+    """Total memory of CUDA device ``device_id`` (asked once: a driver call per
+    convolution would cost as much as a small convolution on the GPU)."""
+    import cupy
+
+    return int(cupy.cuda.runtime.getDeviceProperties(device_id)["totalGlobalMem"])
 
 
 def _jax_default_platform() -> str:

@@ -118,6 +118,7 @@ def choose_method(
     *,
     transforms: bool = True,
     batch: int = 1,
+    accelerator: bool = False,
 ) -> str:
     """The method ``auto`` runs for this case (see ``docs/decisions.md``).
 
@@ -129,7 +130,9 @@ def choose_method(
       stride 1 on floating data, else ``shift``;
     - dense one-group layers with few output pixels for their patch width
       (:data:`AUTO_SHIFT_MAX_PIXELS_PER_COLUMN`): ``shift``;
-    - when :data:`AUTO_WINOGRAD` is on (the default), wide 2-d 3x3 and 3-d 3x3x3 layers
+    - when :data:`AUTO_WINOGRAD` is on (the default) and the arrays are in host memory
+      (not on a GPU, ``accelerator``: there its many small batched products ran 2x to
+      4x slower than ``gemm``), wide 2-d 3x3 and 3-d 3x3x3 layers
       (channels and spatial ``sizes`` of the input per :data:`AUTO_WINOGRAD_RULES`,
       transformed filters no larger
       than the input and output of the ``batch``): ``winograd``;
@@ -158,6 +161,7 @@ def choose_method(
     if (
         transforms
         and AUTO_WINOGRAD
+        and not accelerator
         and rule is not None
         and min(w_shape[-2], w_shape[-1]) >= rule[0]
         and spec.groups == 1
@@ -218,15 +222,17 @@ def select_algorithm(
     w_shape: tuple[int, ...] | None = None,
     sizes: tuple[int, ...] | None = None,
     batch: int = 1,
+    accelerator: bool = False,
 ) -> Algorithm:
     """The algorithm for ``method`` (``"auto"`` chooses), or a ``ValueError``.
 
     An explicitly requested method whose ``applies`` hook gives a reason for the case
     (filters of shape ``w_shape``) raises ``ValueError`` with that reason. ``sizes``:
-    the input's spatial sizes, for ``auto``.
+    the input's spatial sizes, and ``accelerator`` (the arrays are on a GPU), for ``auto``.
     """
     if method == "auto":
-        return ALGORITHMS[choose_method(xp, spec, dtype, w_shape, sizes, batch=batch)]
+        name = choose_method(xp, spec, dtype, w_shape, sizes, batch=batch, accelerator=accelerator)
+        return ALGORITHMS[name]
     if method == "native":
         reason = _backend.native_unsupported(xp, spec.rank, dtype)
         if reason:
@@ -290,11 +296,23 @@ def conv_general(
     cdtype = compute_dtype(xp, dtype, precision)
     sizes = tuple(x.shape[i] for i in spec.to_canonical)[1:-1]
     batch = x.shape[spec.to_canonical[0]]
-    algorithm = select_algorithm(method, xp, spec, cdtype, tuple(w.shape), sizes, batch)
+    accelerator = _backend.on_accelerator(xp, x)
+    algorithm = select_algorithm(
+        method, xp, spec, cdtype, tuple(w.shape), sizes, batch, accelerator
+    )
     transforms = algorithm.name in ("fft", "winograd")
     if method == "auto" and transforms and not _backend.all_finite(xp, x, w):
         # Keep NaN and inf where a direct sum puts them: choose among the direct methods.
-        name = choose_method(xp, spec, cdtype, tuple(w.shape), sizes, transforms=False, batch=batch)
+        name = choose_method(
+            xp,
+            spec,
+            cdtype,
+            tuple(w.shape),
+            sizes,
+            transforms=False,
+            batch=batch,
+            accelerator=accelerator,
+        )
         algorithm = ALGORITHMS[name]
     budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else int(memory_budget)
     check_memory(xp, x, tuple(w.shape), spec, algorithm, cdtype, dtype, budget)
@@ -351,7 +369,9 @@ def check_memory(
     work = 0
     if 0 not in out_shape:
         work = min(
-            algorithm.workspace_bytes(padded_shape, w_shape, spec, citem),
+            algorithm.workspace_bytes(
+                padded_shape, w_shape, spec, citem, accelerator=_backend.on_accelerator(xp, x)
+            ),
             temporaries_cap(budget, citem, padded_shape, out_shape),
         )
     need = out_bytes + padded_bytes + work
@@ -391,6 +411,8 @@ def _pipeline(
     phases = phase_plan(spec, tuple(x.shape[1:-1]), tuple(w.shape), algorithm, cdtype, xp)
     if phases is not None:
         y = _run_phases(phases, run, x, w, xp=xp)
+    elif algorithm.name == "native" and _plain_zero_padding(spec):
+        y = _native_padded(x, w, spec, xp=xp)
     else:
         x = dilate_canonical(x, spec.lhs_dilations, xp=xp)
         x = pad_canonical(x, spec.pads, spec.padding_mode, xp=xp, value=spec.pad_value)
@@ -400,6 +422,36 @@ def _pipeline(
     if spec.channels_first:
         y = xp.permute_dims(y, spec.from_canonical)
     return y
+
+
+def _plain_zero_padding(spec: ConvSpec) -> bool:
+    """Zero padding (no crops) and no input dilation: what a library's own convolution
+    can pad itself."""
+    return (
+        spec.padding_mode == "zeros"
+        and spec.pad_value == 0
+        and all(f == 1 for f in spec.lhs_dilations)
+        and min((p for pair in spec.pads for p in pair), default=0) >= 0
+    )
+
+
+def _native_padded(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
+    """``native`` on the unpadded canonical ``x``: the library pads what it can itself
+    (:func:`xconv._backend.native_pads`), no padded copy of the input is made for it."""
+    takes = _backend.native_pads(xp, spec.pads)
+    rest = tuple((lo - a, hi - b) for (lo, hi), (a, b) in zip(spec.pads, takes, strict=True))
+    x = pad_canonical(x, rest, "zeros", xp=xp)
+    rank = spec.rank
+    out = tuple(
+        output_size(n, k, s, d, lo, hi)
+        for n, k, s, d, (lo, hi) in zip(
+            x.shape[1:-1], w.shape[:rank], spec.strides, spec.dilations, takes, strict=True
+        )
+    )
+    n, o = x.shape[0], w.shape[-1]
+    if n == 0 or o == 0 or 0 in out:
+        return xp.zeros((n, *out, o), dtype=x.dtype, device=_backend.device(x))
+    return _backend.native_conv(x, w, spec, xp=xp, pads=takes)
 
 
 def _run(
@@ -595,7 +647,9 @@ def _chunked(
     if n == 0 or 0 in out or o == 0:  # nothing to compute: no algorithm runs
         return xp.zeros((n, *out, o), dtype=x.dtype, device=dev)
     itemsize = itemsize_of(xp, x.dtype)
-    need = algorithm.workspace_bytes(tuple(x.shape), tuple(w.shape), spec, itemsize)
+    need = algorithm.workspace_bytes(
+        tuple(x.shape), tuple(w.shape), spec, itemsize, accelerator=_backend.on_accelerator(xp, x)
+    )
     if cap is None:
         cap = temporaries_cap(budget, itemsize, tuple(x.shape), (n, *out, o))
     if prepared is None:

@@ -29,10 +29,12 @@ class Algorithm:
     name: str
     #: ``run(x, w, spec, *, xp)``: the convolution of canonical arrays (module docstring).
     run: Callable[..., Array]
-    #: ``workspace_bytes(x_shape, w_shape, spec, itemsize)``: bytes of temporaries that
-    #: ``run`` holds besides its inputs and output, for the padded canonical shapes
-    #: ``(N, *S, C)`` and ``(*k, C/g, O)`` and the compute dtype's itemsize.
-    workspace_bytes: Callable[[tuple[int, ...], tuple[int, ...], ConvSpec, int], int]
+    #: ``workspace_bytes(x_shape, w_shape, spec, itemsize, *, accelerator=False)``:
+    #: bytes of temporaries that ``run`` holds besides its inputs and output, for the
+    #: padded canonical shapes ``(N, *S, C)`` and ``(*k, C/g, O)``, the compute dtype's
+    #: itemsize, and whether the arrays live on a GPU (``gemm`` and ``shift`` then size
+    #: their tiles for its memory instead of the CPU caches).
+    workspace_bytes: Callable[..., int]
     #: ``applies(spec, w_shape, dtype, xp)``: why the method cannot run a case, or None
     #: when it can (None here: it runs every case).
     applies: Callable[[ConvSpec, tuple[int, ...], Any, Namespace], str | None] | None = None
@@ -59,7 +61,7 @@ class Algorithm:
         return None if self.applies is None else self.applies(spec, w_shape, dtype, xp)
 
 
-def _no_workspace(*_: object) -> int:
+def _no_workspace(*_: object, **__: object) -> int:
     return 0
 
 

@@ -24,7 +24,12 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
 
 
 def workspace_bytes(
-    x_shape: tuple[int, ...], w_shape: tuple[int, ...], spec: ConvSpec, itemsize: int
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    spec: ConvSpec,
+    itemsize: int,
+    *,
+    accelerator: bool = False,
 ) -> int:
     """Bytes of the patch matrix the contraction materialises (N * out * K * C)."""
     out = spec.output_sizes(x_shape[1:-1], w_shape[:-2])

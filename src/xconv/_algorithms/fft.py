@@ -162,7 +162,12 @@ def _plans(
 
 
 def workspace_bytes(
-    x_shape: tuple[int, ...], w_shape: tuple[int, ...], spec: ConvSpec, itemsize: int
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    spec: ConvSpec,
+    itemsize: int,
+    *,
+    accelerator: bool = False,
 ) -> int:
     """Bytes of the spectra: input blocks, their product with the filters, the kernel."""
     rank = spec.rank

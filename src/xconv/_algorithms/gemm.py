@@ -72,9 +72,17 @@ class _Plan:
 
 
 def _plan(
-    x_shape: tuple[int, ...], w_shape: tuple[int, ...], spec: ConvSpec, itemsize: int
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    spec: ConvSpec,
+    itemsize: int,
+    accelerator: bool,
 ) -> _Plan:
-    """Tiles and kernel parts for a non-empty, non-pointwise case."""
+    """Tiles and kernel parts for a non-empty, non-pointwise case.
+
+    On a GPU (``accelerator``) a tile's patch matrix is as large as the input and
+    output together: there are no caches to fit, and each tile costs kernel launches.
+    """
     rank = spec.rank
     out = valid_output_sizes(x_shape[1:-1], w_shape[:rank], spec.strides, spec.dilations)
     grid = (x_shape[0], *out)
@@ -83,7 +91,9 @@ def _plan(
     # At least twice the filters (so each tile's GEMM amortises reading them), at most
     # MAX_PATCH_BYTES and the input + output bytes (temporaries stay proportionate).
     in_out = (math.prod(x_shape) + math.prod(grid) * w_shape[-1]) * itemsize
-    target = min(max(PATCH_BYTES, 2 * filter_bytes), MAX_PATCH_BYTES, in_out)
+    target = (
+        in_out if accelerator else min(max(PATCH_BYTES, 2 * filter_bytes), MAX_PATCH_BYTES, in_out)
+    )
     want = min(math.prod(grid), MIN_TILE_ROWS) * row_bytes
     parts = min(w_shape[0], -(-want // max(target, 1))) if want > target else 1
     row_bytes = -(-w_shape[0] // parts) * (row_bytes // w_shape[0])
@@ -92,7 +102,12 @@ def _plan(
 
 
 def workspace_bytes(
-    x_shape: tuple[int, ...], w_shape: tuple[int, ...], spec: ConvSpec, itemsize: int
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    spec: ConvSpec,
+    itemsize: int,
+    *,
+    accelerator: bool = False,
 ) -> int:
     """Bytes of the patch buffer :func:`run` allocates, and its accumulation scratch.
 
@@ -100,7 +115,7 @@ def workspace_bytes(
     """
     if _is_pointwise(w_shape, spec):
         return 0
-    p = _plan(x_shape, w_shape, spec, itemsize)
+    p = _plan(x_shape, w_shape, spec, itemsize, accelerator)
     if 0 in p.grid:
         return 0
     scratch = p.rows * w_shape[-1] * itemsize if p.parts > 1 else 0
@@ -132,7 +147,7 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
         return _pointwise(x, wmat, groups, inplace, xp=xp)
 
     itemsize = itemsize_of(xp, x.dtype)
-    p = _plan(tuple(x.shape), tuple(w.shape), spec, itemsize)
+    p = _plan(tuple(x.shape), tuple(w.shape), spec, itemsize, _backend.on_accelerator(xp, x))
     dev = _backend.device(x)
     # Parts of the kernel's first axis: [lo, hi) ranges and their filter rows.
     k0, per = k_sizes[0], kk // k_sizes[0]

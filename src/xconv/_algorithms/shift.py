@@ -50,7 +50,12 @@ FLAT_WASTE = 0.25
 
 
 def workspace_bytes(
-    x_shape: tuple[int, ...], w_shape: tuple[int, ...], spec: ConvSpec, itemsize: int
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    spec: ConvSpec,
+    itemsize: int,
+    *,
+    accelerator: bool = False,
 ) -> int:
     """Bytes of one output-sized product ``N * prod(out) * O`` (out-of-place libraries)."""
     out = valid_output_sizes(x_shape[1:-1], w_shape[: spec.rank], spec.strides, spec.dilations)
@@ -206,7 +211,11 @@ def _accumulate_tiles(x: Array, p: _Offsets, total: int, *, xp: Namespace) -> Ar
     dev = _backend.device(x)
     itemsize = itemsize_of(xp, x.dtype)
     elementwise = kind in ("scale", "multiplier")
-    axis, step = plan(grid, o * itemsize, TILE_BYTES if elementwise else MATMUL_TILE_BYTES)
+    if _backend.on_accelerator(xp, x):  # no caches to fit: one tile, fewest launches
+        target = math.prod(grid) * o * itemsize
+    else:
+        target = TILE_BYTES if elementwise else MATMUL_TILE_BYTES
+    axis, step = plan(grid, o * itemsize, target)
     rows = step * math.prod(grid[axis + 1 :])
     y = xp.empty((total, o), dtype=x.dtype, device=dev)
     every = list(tiles(grid, axis, step))

@@ -153,7 +153,12 @@ def _tiles(sizes: tuple[int, ...], m: int) -> tuple[tuple[int, ...], tuple[int, 
 
 
 def workspace_bytes(
-    x_shape: tuple[int, ...], w_shape: tuple[int, ...], spec: ConvSpec, itemsize: int
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    spec: ConvSpec,
+    itemsize: int,
+    *,
+    accelerator: bool = False,
 ) -> int:
     """Bytes of the transformed tiles: input (twice, while transforming) and output."""
     m = output_tile(8 * min(itemsize, 8))  # bits; complex itemsizes count double
