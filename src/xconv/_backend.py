@@ -596,6 +596,8 @@ def product_into(
     if lib == "torch":
         _torch_product_into(op, a, b, out, accumulate)
         return
+    if lib == "cupy" and accumulate and _cupy_accumulate(op, a, b, out):
+        return
     mod = importlib.import_module("cupy" if lib == "cupy" else "numpy")
     func = getattr(mod, op) if op == "multiply" else functools.partial(matmul, xp=xp)
     if not accumulate:
@@ -604,6 +606,36 @@ def product_into(
     tmp = _scratch(lib, scratch, tuple(out.shape))
     tmp = func(a, b) if tmp is None else func(a, b, out=tmp)
     mod.add(out, tmp, out=out)
+
+
+def _cupy_accumulate(op: str, a: Array, b: Array, out: Array) -> bool:
+    """``out += op(a, b)`` in one CUDA kernel, as torch's ``addmm_``/``addcmul_`` do.
+
+    A 2-d ``matmul`` of one floating or complex dtype is cuBLAS's GEMM with
+    ``beta = 1``; a ``multiply`` is a fused multiply-add elementwise kernel. False (and
+    nothing done) for other cases, which compute the product and add it.
+    """
+    import cupy
+
+    if a.dtype != b.dtype or a.dtype != out.dtype or a.dtype.char not in "fdFD":
+        return False
+    if op == "matmul":
+        if not a.ndim == b.ndim == out.ndim == 2:
+            return False
+        try:
+            from cupy import cublas
+        except ImportError:  # a CuPy without its cuBLAS wrappers
+            return False
+        cublas.gemm("N", "N", a, b, out=out, alpha=1.0, beta=1.0)
+        return True
+    _fma_kernel(cupy)(a, b, out)
+    return True
+
+
+@functools.cache
+def _fma_kernel(cupy: Any) -> Any:
+    """CuPy's elementwise ``y += a * b`` (broadcasting ``a`` and ``b`` to ``y``)."""
+    return cupy.ElementwiseKernel("T a, T b", "T y", "y += a * b", "xconv_fma")
 
 
 def _torch_product_into(op: str, a: Array, b: Array, out: Array, accumulate: bool) -> None:
