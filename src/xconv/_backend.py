@@ -76,10 +76,28 @@ _EINSUM = frozenset({"numpy", "cupy", "torch", "jax", "dask"})
 
 def library(xp: Namespace) -> str:
     """Name of the library behind namespace ``xp`` (``"other"`` when unknown)."""
+    try:
+        return _library_of_module(xp)
+    except TypeError:  # an unhashable namespace object: ask the predicates each time
+        return _library_of(xp)
+
+
+def _library_of(xp: Namespace) -> str:
     for name, predicate in _LIBRARIES:
         if predicate(xp):
             return name
     return "other"
+
+
+#: namespaces are modules: their library is looked up once (it is asked a few dozen
+#: times per convolution)
+_library_of_module = functools.cache(_library_of)
+
+
+@functools.cache
+def _array_module(lib: str) -> Any:
+    """The library module whose functions take ``out=``: CuPy for ``"cupy"``, else NumPy."""
+    return importlib.import_module("cupy" if lib == "cupy" else "numpy")
 
 
 def has_strided_views(xp: Namespace) -> bool:
@@ -267,7 +285,7 @@ def matmul(a: Array, b: Array, *, xp: Namespace, out: Array | None = None) -> Ar
         return out
     if out is None:
         return xp.matmul(a, b)
-    mod = importlib.import_module("cupy" if lib == "cupy" else "numpy")
+    mod = _array_module(lib)
     return mod.matmul(a, b, out=out)
 
 
@@ -410,16 +428,25 @@ def native_conv(
         )
     import torch.nn.functional
 
+    strides, dilations, sym = spec.strides, spec.dilations, tuple(lo for lo, _ in pads)
+    lift = rank == 1 and x.shape[-1] > 1
+    if lift:
+        # A 1-d convolution of (N, L, C) data as a 2-d one of unit height: moved to
+        # channels-first, (N, 1, L, C) is a channels_last tensor, which torch's 2-d
+        # convolutions read in place, while conv1d first copies (N, C, L) contiguous.
+        x, w, rank = x[:, None], w[None], 2
+        strides, dilations, sym = (1, *strides), (1, *dilations), (0, *sym)
     conv = getattr(torch.nn.functional, f"conv{rank}d")
     y = conv(
         torch.movedim(x, -1, 1),
         torch.permute(w, (rank + 1, rank, *range(rank))),
-        stride=spec.strides,
-        padding=tuple(lo for lo, _ in pads),
-        dilation=spec.dilations,
+        stride=strides,
+        padding=sym,
+        dilation=dilations,
         groups=spec.groups,
     )
-    return torch.movedim(y, 1, -1)
+    y = torch.movedim(y, 1, -1)
+    return y[:, 0] if lift else y
 
 
 def by_chunks(run: Callable[..., Array], x: Array, w: Array, spec: Any, *, xp: Namespace) -> Array:
@@ -598,7 +625,7 @@ def product_into(
         return
     if lib == "cupy" and accumulate and _cupy_accumulate(op, a, b, out):
         return
-    mod = importlib.import_module("cupy" if lib == "cupy" else "numpy")
+    mod = _array_module(lib)
     func = getattr(mod, op) if op == "multiply" else functools.partial(matmul, xp=xp)
     if not accumulate:
         func(a, b, out=out)

@@ -21,6 +21,8 @@ Method: TypeAlias = Literal["auto", "einsum", "gemm", "winograd", "shift", "fft"
 Precision: TypeAlias = Literal["float32", "native"] | None
 
 Pads: TypeAlias = tuple[tuple[int, int], ...]
+#: an array shape
+Shape: TypeAlias = tuple[int, ...]
 
 
 class ConvOptions(TypedDict, total=False):

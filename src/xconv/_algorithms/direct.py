@@ -12,7 +12,7 @@ import math
 
 from .._backend import contract, sliding_windows
 from .._spec import ConvSpec
-from .._typing import Array, Namespace
+from .._typing import Array, Namespace, Shape
 
 __all__ = ["run", "workspace_bytes"]
 
@@ -24,12 +24,7 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
 
 
 def workspace_bytes(
-    x_shape: tuple[int, ...],
-    w_shape: tuple[int, ...],
-    spec: ConvSpec,
-    itemsize: int,
-    *,
-    accelerator: bool = False,
+    x_shape: Shape, w_shape: Shape, spec: ConvSpec, itemsize: int, *, accelerator: bool = False
 ) -> int:
     """Bytes of the patch matrix the contraction materialises (N * out * K * C)."""
     out = spec.output_sizes(x_shape[1:-1], w_shape[:-2])

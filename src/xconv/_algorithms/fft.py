@@ -32,7 +32,7 @@ from typing import Any
 
 from xconv._backend import device, fft_namespace, library
 from xconv._spec import ConvSpec
-from xconv._typing import Array, Namespace
+from xconv._typing import Array, Namespace, Shape
 
 __all__ = ["applies", "axis_plan", "run", "smooth_length", "workspace_bytes"]
 
@@ -162,12 +162,7 @@ def _plans(
 
 
 def workspace_bytes(
-    x_shape: tuple[int, ...],
-    w_shape: tuple[int, ...],
-    spec: ConvSpec,
-    itemsize: int,
-    *,
-    accelerator: bool = False,
+    x_shape: Shape, w_shape: Shape, spec: ConvSpec, itemsize: int, *, accelerator: bool = False
 ) -> int:
     """Bytes of the spectra: input blocks, their product with the filters, the kernel."""
     rank = spec.rank

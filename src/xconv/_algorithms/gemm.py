@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from .. import _backend
 from .._spec import ConvSpec
-from .._typing import Array, Namespace
+from .._typing import Array, Namespace, Shape
 from ._tiling import Tile, itemsize_of, plan, tiles, valid_output_sizes
 
 __all__ = ["MAX_PATCH_BYTES", "MIN_TILE_ROWS", "PATCH_BYTES", "run", "workspace_bytes"]
@@ -72,11 +72,7 @@ class _Plan:
 
 
 def _plan(
-    x_shape: tuple[int, ...],
-    w_shape: tuple[int, ...],
-    spec: ConvSpec,
-    itemsize: int,
-    accelerator: bool,
+    x_shape: Shape, w_shape: Shape, spec: ConvSpec, itemsize: int, accelerator: bool
 ) -> _Plan:
     """Tiles and kernel parts for a non-empty, non-pointwise case.
 
@@ -102,12 +98,7 @@ def _plan(
 
 
 def workspace_bytes(
-    x_shape: tuple[int, ...],
-    w_shape: tuple[int, ...],
-    spec: ConvSpec,
-    itemsize: int,
-    *,
-    accelerator: bool = False,
+    x_shape: Shape, w_shape: Shape, spec: ConvSpec, itemsize: int, *, accelerator: bool = False
 ) -> int:
     """Bytes of the patch buffer :func:`run` allocates, and its accumulation scratch.
 

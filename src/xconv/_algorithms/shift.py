@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from .. import _backend
 from .._spec import ConvSpec
-from .._typing import Array, Namespace
+from .._typing import Array, Namespace, Shape
 from ._tiling import Tile, itemsize_of, plan, tiles, valid_output_sizes
 
 __all__ = ["FLAT_WASTE", "MATMUL_TILE_BYTES", "TILE_BYTES", "run", "workspace_bytes"]
@@ -50,12 +50,7 @@ FLAT_WASTE = 0.25
 
 
 def workspace_bytes(
-    x_shape: tuple[int, ...],
-    w_shape: tuple[int, ...],
-    spec: ConvSpec,
-    itemsize: int,
-    *,
-    accelerator: bool = False,
+    x_shape: Shape, w_shape: Shape, spec: ConvSpec, itemsize: int, *, accelerator: bool = False
 ) -> int:
     """Bytes of one output-sized product ``N * prod(out) * O`` (out-of-place libraries)."""
     out = valid_output_sizes(x_shape[1:-1], w_shape[: spec.rank], spec.strides, spec.dilations)

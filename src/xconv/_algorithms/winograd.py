@@ -39,7 +39,7 @@ from xconv import _backend
 from xconv._backend import device
 from xconv._padding import pad_canonical
 from xconv._spec import ConvSpec
-from xconv._typing import Array, Namespace
+from xconv._typing import Array, Namespace, Shape
 
 __all__ = ["applies", "output_tile", "prepare", "run", "transforms", "workspace_bytes"]
 
@@ -153,12 +153,7 @@ def _tiles(sizes: tuple[int, ...], m: int) -> tuple[tuple[int, ...], tuple[int, 
 
 
 def workspace_bytes(
-    x_shape: tuple[int, ...],
-    w_shape: tuple[int, ...],
-    spec: ConvSpec,
-    itemsize: int,
-    *,
-    accelerator: bool = False,
+    x_shape: Shape, w_shape: Shape, spec: ConvSpec, itemsize: int, *, accelerator: bool = False
 ) -> int:
     """Bytes of the transformed tiles: input (twice, while transforming) and output."""
     m = output_tile(8 * min(itemsize, 8))  # bits; complex itemsizes count double
