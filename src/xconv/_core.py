@@ -438,7 +438,7 @@ def _plain_zero_padding(spec: ConvSpec) -> bool:
 def _native_padded(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
     """``native`` on the unpadded canonical ``x``: the library pads what it can itself
     (:func:`xconv._backend.native_pads`), no padded copy of the input is made for it."""
-    takes = _backend.native_pads(xp, spec.pads)
+    takes = _backend.native_pads(xp, x, spec)
     rest = tuple((lo - a, hi - b) for (lo, hi), (a, b) in zip(spec.pads, takes, strict=True))
     x = pad_canonical(x, rest, "zeros", xp=xp)
     rank = spec.rank
