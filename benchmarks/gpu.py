@@ -296,7 +296,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(RESULTS), help="folder for gpu.json and gpu.md")
     p.add_argument("--no-out", action="store_true", help="print the table, write nothing")
     args = p.parse_args(argv)
-    import torch
+    try:
+        import cupy
+        import torch
+
+        if not (torch.cuda.is_available() and cupy.cuda.runtime.getDeviceCount() > 0):
+            raise RuntimeError("no CUDA device")
+    except Exception as exc:  # missing library, driver or device: say so, no traceback
+        print(f"benchmarks/gpu.py needs an NVIDIA GPU, CuPy and CUDA torch: {exc}")
+        return 2
 
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
