@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .._backend import to_numpy as host_copy
 from .cases import Case
 
 __all__ = ["Candidate", "build_candidates", "make_inputs", "xconv_methods"]
@@ -211,7 +212,7 @@ def jax_candidate(case: Case, x: np.ndarray, w: np.ndarray) -> Candidate:
     def run() -> Any:
         return fn(xj, wj).block_until_ready()
 
-    return Candidate("jax", "jax", "peer", run, np.asarray, "rss", note="jit")
+    return Candidate("jax", "jax", "peer", run, host_copy, "rss", note="jit")
 
 
 # --- SciPy --------------------------------------------------------------------------
@@ -352,12 +353,6 @@ def _call_and_wait(f: Callable[..., Any], a: Any, b: Any, wait: Callable[[Any], 
     return wait(f(a, b))
 
 
-def _to_numpy_any(y: Any) -> np.ndarray:
-    if hasattr(y, "detach"):
-        return y.detach().cpu().numpy()
-    return np.asarray(y)
-
-
 def xconv_candidates(
     case: Case, x: np.ndarray, w: np.ndarray, backend: str, methods: Sequence[str]
 ) -> list[Candidate]:
@@ -387,7 +382,7 @@ def xconv_candidates(
 
         out.append(
             Candidate(
-                f"xconv[{backend}] {m}", library, "xconv", run, _to_numpy_any, memory, versus=versus
+                f"xconv[{backend}] {m}", library, "xconv", run, host_copy, memory, versus=versus
             )
         )
     return out
@@ -437,7 +432,7 @@ def signal_candidates(
                     "numpy",
                     "peer",
                     functools.partial(sf, x, w),
-                    np.asarray,
+                    host_copy,
                     "tracemalloc",
                     versus=key,
                 )
@@ -457,7 +452,7 @@ def signal_candidates(
                     backend,
                     "xconv",
                     functools.partial(_call_and_wait, xf, xa, wa, wait),
-                    _to_numpy_any,
+                    host_copy,
                     "tracemalloc" if backend == "numpy" else "rss",
                     versus=key,
                 )

@@ -168,7 +168,7 @@ def run_case(
         if c.kind == "extrapolated":
             row.update(kind="xconv" if c.key.startswith("xconv") else "peer", extrapolated=True)
         if c.to_numpy is not None:
-            y = np.asarray(c.to_numpy(out))
+            y = c.to_numpy(out)
             ref_key = c.versus or case.baseline
             ref = refs.get(ref_key)
             if ref is None and fallback is not None:
