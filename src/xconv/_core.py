@@ -315,7 +315,7 @@ def conv_general(
         )
         algorithm = ALGORITHMS[name]
     budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else int(memory_budget)
-    check_memory(xp, x, tuple(w.shape), spec, algorithm, cdtype, dtype, budget)
+    check_memory(xp, x, tuple(w.shape), spec, algorithm, cdtype, dtype, budget, accelerator)
     run = _backend.staged(xp, _pipeline, algorithm, spec, cdtype, dtype, budget, per_chunk, xp)
     return run(x, w)
 
@@ -343,6 +343,7 @@ def check_memory(
     cdtype: Any,
     dtype: Any,
     budget: int,
+    accelerator: bool,
 ) -> None:
     """Raise ``MemoryError`` before any work when the call cannot fit in memory.
 
@@ -350,6 +351,8 @@ def check_memory(
     algorithm's temporaries (capped by :func:`temporaries_cap`: the core chunks above
     it), against the memory of the array's device (:func:`xconv._backend.memory_limit`;
     no check where that is unknown, e.g. Dask, which computes block by block).
+    ``accelerator``: the arrays live on a GPU (:func:`xconv._backend.on_accelerator`,
+    asked once by :func:`conv_general`), where the temporaries are sized for it.
     """
     limit = _backend.memory_limit(xp, x)
     if limit is None:
@@ -369,9 +372,7 @@ def check_memory(
     work = 0
     if 0 not in out_shape:
         work = min(
-            algorithm.workspace_bytes(
-                padded_shape, w_shape, spec, citem, accelerator=_backend.on_accelerator(xp, x)
-            ),
+            algorithm.workspace_bytes(padded_shape, w_shape, spec, citem, accelerator=accelerator),
             temporaries_cap(budget, citem, padded_shape, out_shape),
         )
     need = out_bytes + padded_bytes + work
