@@ -259,6 +259,27 @@ def test_flat_grid_waste(
         run_method(xp, device, rng, case, method)
 
 
+@pytest.mark.parametrize("wide_row", [1, 8, 20])
+@pytest.mark.parametrize("tile", [64, 600, 10**9])
+@pytest.mark.parametrize("rank", RANKS)
+def test_depthwise_wide_rows(
+    xp: ModuleType,
+    device: Any,
+    rng: np.random.Generator,
+    monkeypatch: pytest.MonkeyPatch,
+    rank: int,
+    tile: int,
+    wide_row: int,
+) -> None:
+    """Depthwise products on the flat grid with several pixels per product row
+    (shift.WIDE_ROW: 1, 2 or 5 pixels of 4 channels): rows that fill whole product
+    rows, a tile's partial last row, and tiles shorter than one product row."""
+    monkeypatch.setattr(shift, "WIDE_ROW", wide_row)
+    monkeypatch.setattr(shift, "TILE_BYTES", tile)
+    case = dataclasses.replace(variant(rank, "depthwise"), n=3)
+    run_method(xp, device, rng, case, "shift")
+
+
 def test_noncontiguous_numpy(rng: np.random.Generator) -> None:
     """Strided, read-only NumPy views as input and filters."""
     x_big = rng.standard_normal((2, 16, 14, 6))
