@@ -8,6 +8,9 @@ run to run.
 
 from __future__ import annotations
 
+import os
+import signal
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
@@ -102,3 +105,46 @@ def test_parallel_raises_a_job_error() -> None:
     with pytest.raises(ZeroDivisionError, match="job"):
         _backend.parallel(jobs, 3)
     assert sorted(done) == [1, 2]  # the other jobs still ran
+
+
+def test_parallel_runs_every_job_once() -> None:
+    """More jobs than threads: each runs once, the first on the caller, the rest on
+    the kept helper threads; a second call reuses those threads."""
+    import threading
+
+    from xconv import _backend
+
+    seen: list[tuple[int, int]] = []
+
+    def job(i: int) -> None:
+        seen.append((i, threading.get_ident()))
+
+    for _ in range(2):
+        seen.clear()
+        _backend.parallel([lambda i=i: job(i) for i in range(5)], 3)
+        assert sorted(i for i, _ in seen) == list(range(5))
+        assert dict(seen)[0] == threading.get_ident()
+        helpers = {ident for i, ident in seen if i > 0}
+        assert threading.get_ident() not in helpers
+        assert len(helpers) <= 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_parallel_in_a_forked_child() -> None:
+    """A child forked after the helper threads started gets its own (no hang)."""
+    from xconv import _backend
+
+    _backend.parallel([lambda: None, lambda: None], 2)  # the parent's helpers exist
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork of a threaded process
+        pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if both jobs ran, 3 if stuck for 20 s
+        signal.alarm(20)
+        done: list[int] = []
+        try:
+            _backend.parallel([lambda: done.append(1), lambda: done.append(2)], 2)
+        finally:
+            os._exit(0 if sorted(done) == [1, 2] else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status), status
+    assert os.WEXITSTATUS(status) == 0, status

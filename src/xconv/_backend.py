@@ -573,16 +573,41 @@ def parallel(jobs: Sequence[Callable[[], None]], threads: int) -> None:
 
     The jobs must write disjoint parts of xconv's own temporaries; each one's result
     is the same whichever thread runs it, so the output is deterministic. The first
-    exception a job raises is raised here, after every job has finished.
+    exception a job raises is raised here, after every job has finished. The caller
+    runs the first job itself and the others go to :func:`_helper_pool`, whose
+    threads outlive the call: starting fresh threads for each call cost about
+    0.3 ms a thread here, and about 1 ms of a 9 ms depthwise convolution.
     """
     if threads <= 1 or len(jobs) <= 1:
         for job in jobs:
             job()
         return
-    with ThreadPoolExecutor(max_workers=min(threads, len(jobs))) as pool:
-        futures = [pool.submit(job) for job in jobs]
-    for future in futures:
-        future.result()
+    futures = [_helper_pool(threads - 1).submit(job) for job in jobs[1:]]
+    try:
+        jobs[0]()
+    finally:
+        done = [f.exception() for f in futures]  # waits for every job
+    for exc in done:
+        if exc is not None:
+            raise exc
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _helper_pool(workers: int) -> ThreadPoolExecutor:
+    """A thread pool of ``workers`` threads, made on first use and kept (one per size;
+    dropped in a forked child, whose copy would have no threads)."""
+    pool = _POOLS.get(workers)
+    if pool is None:
+        pool = _POOLS.setdefault(
+            workers, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xconv")
+        )
+    return pool
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_POOLS.clear)
 
 
 def copy_into(dst: Array, src: Array, *, xp: Namespace) -> None:
