@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from array_api_compat import array_namespace
 
 import xconv
 from _helpers import backend_dtype, make, to_numpy
@@ -74,7 +75,7 @@ def test_depthwise_tiles_on_host_threads(
     monkeypatch: pytest.MonkeyPatch, multiplier: int, rng: np.random.Generator
 ) -> None:
     """Tiles split over NumPy threads give the reference, bit-equal to one thread."""
-    from xconv import _backend
+    from xconv import _backend, _padding
     from xconv._algorithms import shift
 
     x = rng.standard_normal((2, 23, 19, 6))
@@ -83,9 +84,10 @@ def test_depthwise_tiles_on_host_threads(
         x, w, (1, 1), (1, 1), same_pads((23, 19), (3, 3), (1, 1), (1, 1))
     )
     monkeypatch.setattr(shift, "TILE_BYTES", 2048)  # many tiles
+    monkeypatch.setattr(_padding, "PARALLEL_COPY_BYTES", 0)  # the padded copy too
     monkeypatch.setattr(_backend, "_cores", lambda: 4)
     results = {}
-    for threads in ("1", "4"):
+    for threads in ("4", "1"):  # threaded first: fresh arrays may reuse freed memory
         monkeypatch.setenv(_backend.THREADS_ENV, threads)
         assert _backend.host_threads(np) == int(threads)
         results[threads] = xconv.depthwise_conv2d(x, w, 1, "SAME", method="shift")
@@ -148,3 +150,33 @@ def test_parallel_in_a_forked_child() -> None:
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status), status
     assert os.WEXITSTATUS(status) == 0, status
+
+
+@pytest.mark.parametrize(
+    ("shape", "pads"),
+    [
+        ((5, 6, 4, 3), ((1, 2), (0, 1))),  # slabs of the batch
+        ((1, 7, 5, 2), ((2, 0), (1, 1))),  # one image: slabs of its first spatial axis
+        ((2, 9, 3), ((1, 1),)),  # fewer images than threads, 1-d
+        ((1, 2, 3, 4, 2), ((1, 0), (0, 2), (1, 1))),
+    ],
+)
+def test_padded_copy_on_threads(
+    monkeypatch: pytest.MonkeyPatch,
+    rng: np.random.Generator,
+    shape: tuple[int, ...],
+    pads: tuple[tuple[int, int], ...],
+) -> None:
+    """Zero padding whose interior copy is split over threads equals ``np.pad``."""
+    from xconv import _padding
+
+    monkeypatch.setattr(_padding, "PARALLEL_COPY_BYTES", 0)
+    x = rng.standard_normal(shape)
+    # The threaded copy first: a fresh array could reuse the memory of a correct one.
+    out = {
+        t: _padding.pad_canonical(x, pads, "zeros", xp=array_namespace(x), threads=t)
+        for t in (3, 1)
+    }
+    expected = np.pad(x, ((0, 0), *pads, (0, 0)))
+    for threads, padded in out.items():
+        np.testing.assert_array_equal(padded, expected, err_msg=f"threads={threads}")

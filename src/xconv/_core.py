@@ -416,7 +416,12 @@ def _pipeline(
         y = _native_padded(x, w, spec, xp=xp)
     else:
         x = dilate_canonical(x, spec.lhs_dilations, xp=xp)
-        x = pad_canonical(x, spec.pads, spec.padding_mode, xp=xp, value=spec.pad_value)
+        # Depthwise shift (C/g == 1) runs on host threads: so does its padded copy.
+        depthwise = algorithm.name == "shift" and w.shape[-2] == 1
+        threads = _backend.host_threads(xp) if depthwise else 1
+        x = pad_canonical(
+            x, spec.pads, spec.padding_mode, xp=xp, value=spec.pad_value, threads=threads
+        )
         y = run(spec, x, w)
     if y.dtype != dtype:
         y = xp.astype(y, dtype)

@@ -8,6 +8,9 @@ only, so it runs unchanged on every Array API namespace, lazily on Dask and unde
 
 from __future__ import annotations
 
+import functools
+import itertools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -146,14 +149,17 @@ def pad_indices(size: int, lo: int, hi: int, mode: str) -> list[int]:
     raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {mode!r}")
 
 
-def pad_canonical(x: Array, pads: Pads, mode: str, *, xp: Namespace, value: complex = 0) -> Array:
+def pad_canonical(
+    x: Array, pads: Pads, mode: str, *, xp: Namespace, value: complex = 0, threads: int = 1
+) -> Array:
     """Pad (or, for negative entries, crop) the spatial axes ``1..rank`` of ``x``.
 
     ``x`` is channels-last ``(N, *spatial, C)``. Zero padding fills one fresh array
     with ``value`` (0 unless a SciPy-style caller asks for a constant: ``cval``,
     ``fillvalue``) around a copy of ``x`` where the library allows in-place writes
-    (:func:`_fill_around`), else concatenates blocks of it; the other modes gather runs
-    of slices along each axis with standard operations.
+    (:func:`_fill_around`, its copy split over up to ``threads`` threads), else
+    concatenates blocks of it; the other modes gather runs of slices along each axis
+    with standard operations.
     """
     grow: list[tuple[int, int]] = []
     for axis, (lo, hi) in enumerate(pads, start=1):
@@ -172,7 +178,7 @@ def pad_canonical(x: Array, pads: Pads, mode: str, *, xp: Namespace, value: comp
     if not any(lo or hi for lo, hi in grow):
         return x
     if mode == "zeros" and _backend.supports_inplace(xp, x):
-        return _fill_around(x, grow, value, xp=xp)
+        return _fill_around(x, grow, value, xp=xp, threads=threads)
     for axis, (lo, hi) in enumerate(grow, start=1):
         if not (lo or hi):
             continue
@@ -192,13 +198,20 @@ def pad_canonical(x: Array, pads: Pads, mode: str, *, xp: Namespace, value: comp
     return x
 
 
+#: Inputs smaller than this are copied into their padded array on one thread.
+PARALLEL_COPY_BYTES = 2**20
+
+
 def _fill_around(
-    x: Array, grow: Sequence[tuple[int, int]], value: complex, *, xp: Namespace
+    x: Array, grow: Sequence[tuple[int, int]], value: complex, *, xp: Namespace, threads: int = 1
 ) -> Array:
     """Zero (``value``) padding written in place: one fresh array, ``x`` copied once.
 
     Only the border slabs are filled, then the interior is copied
-    (:func:`~xconv._backend.copy_into`), instead of one concatenation per axis.
+    (:func:`~xconv._backend.copy_into`), instead of one concatenation per axis; with
+    ``threads > 1`` an input of at least :data:`PARALLEL_COPY_BYTES` is copied in
+    slabs of its first or second axis, on that many threads
+    (:func:`~xconv._backend.parallel`).
     """
     shape = (
         x.shape[0],
@@ -211,7 +224,17 @@ def _fill_around(
             if part.stop > part.start:
                 y[(slice(None),) * axis + (part,)] = value
     interior = tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[1:-1], grow))
-    _backend.copy_into(y[(slice(None), *interior, slice(None))], x, xp=xp)
+    inside = y[(slice(None), *interior, slice(None))]
+    axis = 0 if x.shape[0] >= threads or x.ndim < 3 else 1
+    parts = min(threads, x.shape[axis])
+    if parts <= 1 or math.prod(x.shape) * y.itemsize < PARALLEL_COPY_BYTES:
+        _backend.copy_into(inside, x, xp=xp)
+        return y
+    cuts = [x.shape[axis] * i // parts for i in range(parts + 1)]
+    slabs = [(slice(None),) * axis + (slice(a, b),) for a, b in itertools.pairwise(cuts)]
+    _backend.parallel(
+        [functools.partial(_backend.copy_into, inside[k], x[k], xp=xp) for k in slabs], parts
+    )
     return y
 
 
