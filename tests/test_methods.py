@@ -280,6 +280,41 @@ def test_depthwise_wide_rows(
     run_method(xp, device, rng, case, "shift")
 
 
+@pytest.mark.parametrize("panel", [1, 100, 10**9])
+@pytest.mark.parametrize("waste", [0.0, 10.0])
+@pytest.mark.parametrize(
+    ("length", "k", "stride", "padding"),
+    [
+        (13, 3, 1, "SAME"),
+        (12, 5, 2, "VALID"),  # length a multiple of the stride: one joined signal
+        (13, 5, 2, "VALID"),  # not a multiple: one signal per image
+        (14, 2, 3, "VALID"),  # stride > kernel: one product per tile (g = 1)
+        (16, 4, 4, "SAME"),
+        (9, 7, 1, "VALID"),
+    ],
+)
+def test_strided_rows(
+    xp: ModuleType,
+    device: Any,
+    rng: np.random.Generator,
+    monkeypatch: pytest.MonkeyPatch,
+    length: int,
+    k: int,
+    stride: int,
+    padding: str,
+    waste: float,
+    panel: int,
+) -> None:
+    """1-d gemm without a patch copy (windows as rows of a strided view): tiles of one
+    row per product or more, the batch as one signal or one signal per image."""
+    monkeypatch.setattr(gemm, "ROWS_PANEL_BYTES", panel)
+    monkeypatch.setattr(gemm, "ROWS_WASTE", waste)
+    case = geometry(
+        1, n=3, in_sizes=(length,), c=3, cg=3, o=4, k=k, strides=stride, padding=padding
+    )
+    run_method(xp, device, rng, case, "gemm")
+
+
 def test_noncontiguous_numpy(rng: np.random.Generator) -> None:
     """Strided, read-only NumPy views as input and filters."""
     x_big = rng.standard_normal((2, 16, 14, 6))

@@ -45,6 +45,7 @@ __all__ = [
     "has_einsum",
     "has_strided_views",
     "host_threads",
+    "is_dense",
     "library",
     "matmul",
     "memory_limit",
@@ -103,6 +104,16 @@ def _array_module(lib: str) -> Any:
 def has_strided_views(xp: Namespace) -> bool:
     """Whether ``xp``'s arrays support zero-copy strided (``as_strided``) views."""
     return library(xp) in _STRIDED
+
+
+def is_dense(x: Array, xp: Namespace) -> bool:
+    """Whether ``x`` is a C-contiguous NumPy, CuPy or torch array: one that reshapes to
+    any shape (a flat signal, say) as a view, and whose windows along it can be seen
+    with :func:`sliding_windows`."""
+    lib = library(xp)
+    if lib == "torch":
+        return bool(x.is_contiguous())
+    return lib in _STRIDED and bool(x.flags.c_contiguous)
 
 
 def has_einsum(xp: Namespace) -> bool:
