@@ -243,3 +243,34 @@ def test_depthwise_input_grad_names_input_sizes(xp: ModuleType) -> None:
     f, dy = make(xp, np.ones((3, 3, 4, 2))), make(xp, np.ones((2, 6, 5, 8)))
     with pytest.raises(ValueError, match=r"filter\.shape\[2\] \(4\).*input_sizes \(0"):
         xconv.depthwise_conv2d_backprop_input([2, 6, 5, 0], f, dy, 1, "SAME")
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in xconv.__all__ if hasattr(getattr(xconv, n), "__signature__")]
+)
+def test_argument_binding_matches_inspect(name: str) -> None:
+    """The public functions' fast argument binding gives what ``inspect`` gives
+    (``bind`` + ``apply_defaults``, in signature order), and None exactly where
+    ``inspect`` raises ``TypeError`` (too many, duplicated or missing arguments)."""
+    import inspect
+    import itertools
+
+    from xconv._api import _binder
+
+    signature: inspect.Signature = getattr(xconv, name).__signature__
+    bind = _binder(signature)
+    names = [p.name for p in signature.parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    keywords = [*names, "method", "options"]
+    for count in range(len(names) + 2):
+        args = tuple(range(count))
+        for chosen in itertools.chain(*(itertools.combinations(keywords, r) for r in range(3))):
+            kwargs = {k: f"<{k}>" for k in chosen}
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError:
+                assert bind(args, kwargs) is None, (args, kwargs)
+                continue
+            bound.apply_defaults()
+            fast = bind(args, kwargs)
+            assert fast is not None, (args, kwargs)
+            assert list(fast.items()) == list(bound.arguments.items()), (args, kwargs)

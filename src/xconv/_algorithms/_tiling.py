@@ -10,6 +10,7 @@ reads a box of the padded input. Everything here is plain integer arithmetic.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterator, Sequence
@@ -21,8 +22,10 @@ from .._typing import Namespace
 __all__ = ["Tile", "itemsize_of", "plan", "tiles", "valid_output_sizes"]
 
 
+@functools.lru_cache(maxsize=256)
 def itemsize_of(xp: Namespace, dtype: Any) -> int:
-    """Bytes per element of ``dtype`` (standard ``finfo``/``iinfo`` only)."""
+    """Bytes per element of ``dtype`` (standard ``finfo``/``iinfo`` only; cached: a
+    convolution asks several times, and each answer takes two ``isdtype`` calls)."""
     if xp.isdtype(dtype, "complex floating"):
         return 2 * xp.finfo(dtype).bits // 8
     if xp.isdtype(dtype, "real floating"):

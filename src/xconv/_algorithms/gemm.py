@@ -29,6 +29,7 @@ positions is one ``matmul`` per tile, written into every ``g``-th row of the out
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -93,7 +94,23 @@ def _plan(
 
     On a GPU (``accelerator``) a tile's patch matrix is as large as the input and
     output together: there are no caches to fit, and each tile costs kernel launches.
+    Cached (the memory check, the core's chunking and :func:`run` all ask), with the
+    module's sizes in the key.
     """
+    sizes = (PATCH_BYTES, MAX_PATCH_BYTES, MIN_TILE_ROWS)
+    return _cached_plan(x_shape, w_shape, spec, itemsize, accelerator, sizes)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_plan(
+    x_shape: Shape,
+    w_shape: Shape,
+    spec: ConvSpec,
+    itemsize: int,
+    accelerator: bool,
+    sizes: tuple[int, int, int],
+) -> _Plan:
+    patch_bytes, max_patch_bytes, min_tile_rows = sizes
     rank = spec.rank
     out = valid_output_sizes(x_shape[1:-1], w_shape[:rank], spec.strides, spec.dilations)
     grid = (x_shape[0], *out)
@@ -103,9 +120,9 @@ def _plan(
     # MAX_PATCH_BYTES and the input + output bytes (temporaries stay proportionate).
     in_out = (math.prod(x_shape) + math.prod(grid) * w_shape[-1]) * itemsize
     target = (
-        in_out if accelerator else min(max(PATCH_BYTES, 2 * filter_bytes), MAX_PATCH_BYTES, in_out)
+        in_out if accelerator else min(max(patch_bytes, 2 * filter_bytes), max_patch_bytes, in_out)
     )
-    want = min(math.prod(grid), MIN_TILE_ROWS) * row_bytes
+    want = min(math.prod(grid), min_tile_rows) * row_bytes
     parts = min(w_shape[0], -(-want // max(target, 1))) if want > target else 1
     row_bytes = -(-w_shape[0] // parts) * (row_bytes // w_shape[0])
     axis, step = plan(grid, row_bytes, target)
