@@ -84,7 +84,7 @@ def test_depthwise_tiles_on_host_threads(
         x, w, (1, 1), (1, 1), same_pads((23, 19), (3, 3), (1, 1), (1, 1))
     )
     monkeypatch.setattr(shift, "TILE_BYTES", 2048)  # many tiles
-    monkeypatch.setattr(_padding, "PARALLEL_COPY_BYTES", 0)  # the padded copy too
+    monkeypatch.setattr(_padding, "PARALLEL_COPY_ELEMENTS", 0)  # the padded copy too
     monkeypatch.setattr(_backend, "_cores", lambda: 4)
     results = {}
     for threads in ("4", "1"):  # threaded first: fresh arrays may reuse freed memory
@@ -170,7 +170,7 @@ def test_padded_copy_on_threads(
     """Zero padding whose interior copy is split over threads equals ``np.pad``."""
     from xconv import _padding
 
-    monkeypatch.setattr(_padding, "PARALLEL_COPY_BYTES", 0)
+    monkeypatch.setattr(_padding, "PARALLEL_COPY_ELEMENTS", 0)
     x = rng.standard_normal(shape)
     # The threaded copy first: a fresh array could reuse the memory of a correct one.
     out = {

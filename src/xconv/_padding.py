@@ -198,8 +198,9 @@ def pad_canonical(
     return x
 
 
-#: Inputs smaller than this are copied into their padded array on one thread.
-PARALLEL_COPY_BYTES = 2**20
+#: Inputs of fewer elements are copied into their padded array on one thread (1 MiB of
+#: float32).
+PARALLEL_COPY_ELEMENTS = 2**18
 
 
 def _fill_around(
@@ -209,7 +210,7 @@ def _fill_around(
 
     Only the border slabs are filled, then the interior is copied
     (:func:`~xconv._backend.copy_into`), instead of one concatenation per axis; with
-    ``threads > 1`` an input of at least :data:`PARALLEL_COPY_BYTES` is copied in
+    ``threads > 1`` an input of at least :data:`PARALLEL_COPY_ELEMENTS` is copied in
     slabs of its first or second axis, on that many threads
     (:func:`~xconv._backend.parallel`).
     """
@@ -227,7 +228,7 @@ def _fill_around(
     inside = y[(slice(None), *interior, slice(None))]
     axis = 0 if x.shape[0] >= threads or x.ndim < 3 else 1
     parts = min(threads, x.shape[axis])
-    if parts <= 1 or math.prod(x.shape) * y.itemsize < PARALLEL_COPY_BYTES:
+    if parts <= 1 or math.prod(x.shape) < PARALLEL_COPY_ELEMENTS:
         _backend.copy_into(inside, x, xp=xp)
         return y
     cuts = [x.shape[axis] * i // parts for i in range(parts + 1)]
