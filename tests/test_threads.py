@@ -180,3 +180,31 @@ def test_padded_copy_on_threads(
     expected = np.pad(x, ((0, 0), *pads, (0, 0)))
     for threads, padded in out.items():
         np.testing.assert_array_equal(padded, expected, err_msg=f"threads={threads}")
+
+
+def test_helper_threads_shared_by_user_threads(
+    monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator
+) -> None:
+    """Depthwise calls from several user threads at once share the kept helper threads
+    (each call runs its first share itself): same bits as serial calls, no deadlock."""
+    from xconv import _backend, _padding
+    from xconv._algorithms import shift
+
+    monkeypatch.setattr(shift, "TILE_BYTES", 4096)  # many tiles per call
+    monkeypatch.setattr(_padding, "PARALLEL_COPY_ELEMENTS", 0)
+    monkeypatch.setattr(_backend, "_cores", lambda: 3)
+    monkeypatch.setenv(_backend.THREADS_ENV, "3")
+    cases = [
+        (rng.standard_normal((2, 21, 17, c)), rng.standard_normal((3, 3, c, m)))
+        for c, m in ((5, 1), (3, 2), (8, 1), (1, 1))
+    ] * 3
+
+    def run(case: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        x, w = case
+        return xconv.depthwise_conv2d(x, w, 1, "SAME", method="shift")
+
+    serial = [run(case) for case in cases]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        threaded = list(pool.map(run, cases))
+    for i, (a, b) in enumerate(zip(threaded, serial, strict=True)):
+        np.testing.assert_array_equal(a, b, err_msg=f"case {i}")
