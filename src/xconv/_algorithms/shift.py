@@ -235,12 +235,16 @@ def _accumulate_tiles(x: Array, p: _Offsets, total: int, *, xp: Namespace) -> Ar
     else:
         target = TILE_BYTES if elementwise else MATMUL_TILE_BYTES
     axis, step = plan(grid, o * itemsize, target)
+    threads = _backend.host_threads(xp) if elementwise else 1
+    if threads > 1 and axis == 0:  # as many tiles for every thread (0.93-1.0x the time)
+        count = -(-grid[0] // step)
+        step = -(-grid[0] // (-(-count // threads) * threads))
     if p.width > 1 and step > p.width:  # whole product rows in every tile but the last
         step -= step % p.width
     rows = step * math.prod(grid[axis + 1 :])
     y = xp.empty((total, o), dtype=x.dtype, device=dev)
     every = list(tiles(grid, axis, step))
-    threads = min(_backend.host_threads(xp), len(every)) if elementwise else 1
+    threads = min(threads, len(every))
 
     def worker(share: list[Tile]) -> None:
         scratch = xp.empty((rows * o,), dtype=x.dtype, device=dev)
