@@ -105,3 +105,22 @@ def test_auto_dense_rules(
     spec = conv_spec(x_shape, w_shape, strides=1, padding="SAME", dilations=1, data_format=None)
     sizes, batch = x_shape[1:-1], x_shape[0]
     assert _core.choose_method(xp, spec, np.float32, w_shape, sizes, batch=batch) == expected
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape", "expected"),
+    [
+        ((1, 64, 64, 1), (7, 7, 1, 1), "shift"),  # one channel: FFT from 64 taps
+        ((1, 64, 64, 1), (9, 9, 1, 1), "fft"),
+        ((1, 64, 64, 3), (9, 9, 1, 3), "shift"),  # three groups: FFT from 100 taps
+        ((1, 64, 64, 3), (11, 11, 1, 3), "fft"),
+        ((1, 64, 64, 1), (11, 1, 1, 4), "shift"),  # 4 outputs, 11 taps
+    ],
+)
+def test_auto_fft_rules(x_shape: tuple[int, ...], w_shape: tuple[int, ...], expected: str) -> None:
+    """Which method ``auto`` gives small per-group contractions: FFT for large kernels
+    (from AUTO_FFT_MIN_TAPS taps, AUTO_FFT_MIN_TAPS_GROUPED with several groups)."""
+    xp = _backend.namespace(x=np.zeros(1))
+    spec = conv_spec(x_shape, w_shape, strides=1, padding="SAME", dilations=1, data_format=None)
+    sizes, batch = x_shape[1:-1], x_shape[0]
+    assert _core.choose_method(xp, spec, np.float32, w_shape, sizes, batch=batch) == expected

@@ -88,8 +88,12 @@ def compute_dtype(xp: Namespace, dtype: Any, precision: str | None) -> Any:
 #: per-group contractions this small (C/g * O/g) use the shift method ...
 AUTO_SHIFT_MAX_CONTRACTION = 4
 #: ... and switch to FFT from this many kernel taps (5x5 = 25: shift wins; 15x15 = 225:
-#: FFT wins by 4x; the crossover is near 7x7 to 9x9).
+#: FFT wins by 4x; the crossover is near 7x7 to 9x9) ...
 AUTO_FFT_MIN_TAPS = 64
+#: ... or from this many when there are several groups (depthwise over several
+#: channels, whose shift products run on wide rows): shift / fft time, alternating,
+#: 9x9 0.84 / 0.96 / 0.81 and 11x11 0.98 / 1.48 / 1.33 at 1024²x3, 512²x8, 512²x32.
+AUTO_FFT_MIN_TAPS_GROUPED = 100
 #: ``auto`` runs Winograd F(4, 3) on every axis for 3x3 (2-d) and 3x3x3 (3-d) kernels
 #: (stride 1, no dilation, one group, real floating data) with at least
 #: ``min_channels`` input and output channels and spatial sizes of at least
@@ -200,7 +204,8 @@ def prefers_fft(xp: Namespace, spec: ConvSpec, dtype: Any, w_shape: tuple[int, .
     """Whether ``auto``'s rule for small per-group contractions picks ``fft``.
 
     True for a per-group contraction of at most :data:`AUTO_SHIFT_MAX_CONTRACTION`
-    multiply-adds, at least :data:`AUTO_FFT_MIN_TAPS` kernel taps, stride 1, and a
+    multiply-adds, at least :data:`AUTO_FFT_MIN_TAPS` kernel taps
+    (:data:`AUTO_FFT_MIN_TAPS_GROUPED` with several groups), stride 1, and a
     dtype and library the FFT method applies to (floating or complex, an fft
     extension). :func:`choose_method` asks it after ``native``; :mod:`xconv.signal`
     asks it first, as SciPy's ``choose_conv_method`` does.
@@ -208,7 +213,7 @@ def prefers_fft(xp: Namespace, spec: ConvSpec, dtype: Any, w_shape: tuple[int, .
     taps = math.prod(w_shape[: spec.rank])
     return (
         w_shape[-2] * (w_shape[-1] // spec.groups) <= AUTO_SHIFT_MAX_CONTRACTION
-        and taps >= AUTO_FFT_MIN_TAPS
+        and taps >= (AUTO_FFT_MIN_TAPS if spec.groups == 1 else AUTO_FFT_MIN_TAPS_GROUPED)
         and all(s == 1 for s in spec.strides)
         and ALGORITHMS["fft"].reason_not_applicable(spec, w_shape, dtype, xp) is None
     )
