@@ -111,7 +111,7 @@ def test_parallel_raises_a_job_error() -> None:
 
 def test_parallel_runs_every_job_once() -> None:
     """More jobs than threads: each runs once, the first on the caller, the rest on
-    the kept helper threads; a second call reuses those threads."""
+    at most ``threads - 1`` kept helper threads; the same again on a second call."""
     import threading
 
     from xconv import _backend

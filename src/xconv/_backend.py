@@ -106,7 +106,7 @@ def has_strided_views(xp: Namespace) -> bool:
     return library(xp) in _STRIDED
 
 
-def is_dense(x: Array, xp: Namespace) -> bool:
+def is_dense(xp: Namespace, x: Array) -> bool:
     """Whether ``x`` is a C-contiguous NumPy, CuPy or torch array: one that reshapes to
     any shape (a flat signal, say) as a view, and whose windows along it can be seen
     with :func:`sliding_windows`."""

@@ -168,18 +168,19 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
     inplace = _backend.supports_inplace(xp, x, w)
     if _is_pointwise(tuple(w.shape), spec):
         return _pointwise(x, wmat, groups, inplace, xp=xp)
+    accelerator = _backend.on_accelerator(xp, x)
     if (
         inplace
         and rank == 1
         and groups == 1
         and spec.dilations == (1,)
-        and _backend.is_dense(x, xp)
-        and not _backend.on_accelerator(xp, x)
+        and _backend.is_dense(xp, x)
+        and not accelerator
     ):
         return _strided_rows(x, wmat, k_sizes[0], spec.strides[0], xp=xp)
 
     itemsize = itemsize_of(xp, x.dtype)
-    p = _plan(tuple(x.shape), tuple(w.shape), spec, itemsize, _backend.on_accelerator(xp, x))
+    p = _plan(tuple(x.shape), tuple(w.shape), spec, itemsize, accelerator)
     dev = _backend.device(x)
     # Parts of the kernel's first axis: [lo, hi) ranges and their filter rows.
     k0, per = k_sizes[0], kk // k_sizes[0]
