@@ -3,7 +3,7 @@
 ``METHODS_UNDER_TEST`` lists the methods compared; it holds "einsum", "gemm" and
 "shift", plus every other algorithm registered in ``xconv._algorithms.ALGORITHMS``
 at import time ("winograd", "fft", ... as they land), so a new method is tested by
-registering it. A method whose ``applies`` hook refuses a case must raise
+registering it. A method that does not apply to a case (``Algorithm.why_not``) must raise
 ``ValueError("method=... does not apply: ...")`` for it, and the methods that apply to
 everything (einsum, gemm, shift) must never refuse.
 
@@ -38,7 +38,7 @@ from _helpers import (
     small_case,
     to_numpy,
 )
-from xconv._algorithms import ALGORITHMS, gemm, shift
+from xconv._algorithms import ALGORITHMS, gemm, shift, tuning
 from xconv._backend import supports_inplace
 
 #: Methods compared with the reference. Append a name here (or register it in
@@ -202,8 +202,8 @@ def test_matmul_by_products(
     np.testing.assert_array_equal(got.numpy(), expected)
 
 
-#: tile target bytes, and gemm's MIN_TILE_ROWS: 1 keeps whole patch rows, a huge value
-#: splits the kernel's first axis into parts whose products accumulate.
+#: tile target bytes, and gemm's ``min_tile_rows``: 1 keeps whole patch rows, a huge
+#: value splits the kernel's first axis into parts whose products accumulate.
 TILE_SIZES = {"tiny": (1, 10**9), "small": (600, 1), "medium": (5000, 10**9)}
 
 
@@ -216,7 +216,6 @@ def test_tiles(
     xp: ModuleType,
     device: Any,
     rng: np.random.Generator,
-    monkeypatch: pytest.MonkeyPatch,
     rank: int,
     name: str,
     tile: str,
@@ -228,13 +227,23 @@ def test_tiles(
         # more piece of the compiled program): hundreds of tiles only cost time there.
         pytest.skip("tiles this small only where they are filled in place; see 'medium'")
     size, min_rows = TILE_SIZES[tile]
-    monkeypatch.setattr(gemm, "MIN_TILE_ROWS", min_rows)
-    monkeypatch.setattr(gemm, "PATCH_BYTES", size)
-    monkeypatch.setattr(gemm, "MAX_PATCH_BYTES", size)
-    monkeypatch.setattr(shift, "TILE_BYTES", size)
+    tiles = gemm.Tuning(patch_bytes=size, max_patch_bytes=size, min_tile_rows=min_rows)
     case = dataclasses.replace(variant(rank, name), n=3)
-    for method in ("gemm", "shift"):
-        run_method(xp, device, rng, case, method)
+    with tuning(gemm=tiles, shift=shift.Tuning(tile_bytes=size)):
+        for method in ("gemm", "shift"):
+            run_method(xp, device, rng, case, method)
+
+
+def test_tuning_applies_inside_its_block() -> None:
+    """``tuning`` swaps an algorithm's tile sizes for its block only, and plans cached
+    under the old sizes are not reused."""
+    case = geometry(2, n=3, in_sizes=(40, 40), c=8, cg=8, o=8, padding="VALID")
+    args = (case.x_shape, case.w_shape, case.spec(), 8)
+    default = gemm.workspace_bytes(*args)
+    with tuning(gemm=gemm.Tuning(patch_bytes=1000, max_patch_bytes=1000)):
+        assert gemm.workspace_bytes(*args) < default
+    assert gemm.workspace_bytes(*args) == default
+    assert gemm.Tuning() == gemm.TUNING
 
 
 @pytest.mark.parametrize("method", METHODS_UNDER_TEST)
@@ -246,17 +255,13 @@ def test_memory_budget(xp: ModuleType, device: Any, rng: np.random.Generator, me
 
 @pytest.mark.parametrize("method", ["gemm", "shift"])
 def test_flat_grid_waste(
-    xp: ModuleType,
-    device: Any,
-    rng: np.random.Generator,
-    method: str,
-    monkeypatch: pytest.MonkeyPatch,
+    xp: ModuleType, device: Any, rng: np.random.Generator, method: str
 ) -> None:
-    """Shift's flattened padded grid on and off (FLAT_WASTE) gives the same result."""
+    """Shift's flattened padded grid on and off (``flat_waste``) gives the same result."""
     case = geometry(2, in_sizes=(12, 10), c=2, cg=1, o=4, k=(3, 2), padding="SAME")
     for waste in (0.0, 10.0):
-        monkeypatch.setattr(shift, "FLAT_WASTE", waste)
-        run_method(xp, device, rng, case, method)
+        with tuning(shift=shift.Tuning(flat_waste=waste)):
+            run_method(xp, device, rng, case, method)
 
 
 @pytest.mark.parametrize("wide_row", [1, 8, 20])
@@ -266,18 +271,16 @@ def test_depthwise_wide_rows(
     xp: ModuleType,
     device: Any,
     rng: np.random.Generator,
-    monkeypatch: pytest.MonkeyPatch,
     rank: int,
     tile: int,
     wide_row: int,
 ) -> None:
     """Depthwise products on the flat grid with several pixels per product row
-    (shift.WIDE_ROW: 1, 2 or 5 pixels of 4 channels): rows that fill whole product
-    rows, a tile's partial last row, and tiles shorter than one product row."""
-    monkeypatch.setattr(shift, "WIDE_ROW", wide_row)
-    monkeypatch.setattr(shift, "TILE_BYTES", tile)
+    (shift's ``wide_row``: 1, 2 or 5 pixels of 4 channels): rows that fill whole
+    product rows, a tile's partial last row, and tiles shorter than one product row."""
     case = dataclasses.replace(variant(rank, "depthwise"), n=3)
-    run_method(xp, device, rng, case, "shift")
+    with tuning(shift=shift.Tuning(wide_row=wide_row, tile_bytes=tile)):
+        run_method(xp, device, rng, case, "shift")
 
 
 @pytest.mark.parametrize("panel", [1, 100, 10**9])
@@ -297,7 +300,6 @@ def test_strided_rows(
     xp: ModuleType,
     device: Any,
     rng: np.random.Generator,
-    monkeypatch: pytest.MonkeyPatch,
     length: int,
     k: int,
     stride: int,
@@ -307,12 +309,11 @@ def test_strided_rows(
 ) -> None:
     """1-d gemm without a patch copy (windows as rows of a strided view): tiles of one
     row per product or more, the batch as one signal or one signal per image."""
-    monkeypatch.setattr(gemm, "ROWS_PANEL_BYTES", panel)
-    monkeypatch.setattr(gemm, "ROWS_WASTE", waste)
     case = geometry(
         1, n=3, in_sizes=(length,), c=3, cg=3, o=4, k=k, strides=stride, padding=padding
     )
-    run_method(xp, device, rng, case, "gemm")
+    with tuning(gemm=gemm.Tuning(rows_panel_bytes=panel, rows_waste=waste)):
+        run_method(xp, device, rng, case, "gemm")
 
 
 def test_noncontiguous_numpy(rng: np.random.Generator) -> None:
@@ -332,9 +333,9 @@ def test_noncontiguous_numpy(rng: np.random.Generator) -> None:
 
 
 def test_explicit_requests_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A method whose ``applies`` hook refuses a case raises a ValueError with the reason."""
+    """A method that refuses a case raises a ValueError with the reason."""
     refusing = dataclasses.replace(
-        ALGORITHMS["gemm"], applies=lambda spec, w_shape, dtype, xp: f"not for {w_shape}"
+        ALGORITHMS["gemm"], refusal=lambda spec, w_shape, dtype, xp: f"not for {w_shape}"
     )
     monkeypatch.setitem(ALGORITHMS, "gemm", refusing)
     x, w = np.ones((1, 5, 5, 2)), np.ones((3, 3, 2, 1))

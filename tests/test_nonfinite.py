@@ -8,6 +8,7 @@ direct method, whose NaN/inf pattern matches the naive reference exactly.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
@@ -17,7 +18,8 @@ import pytest
 import xconv
 from _helpers import make, to_numpy
 from _reference import reference_conv
-from xconv import _backend, _core
+from xconv import _auto, _backend, _core
+from xconv._auto import RULES
 from xconv._spec import conv_spec
 
 #: (label, input NHWC, filters HWIO): cases where finite data makes ``auto`` choose
@@ -27,13 +29,6 @@ CASES = [
     ("fft", (1, 24, 20, 1), (9, 9, 1, 1)),
     ("winograd", (2, 28, 30, 64), (3, 3, 64, 64)),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _auto_winograd(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The Winograd rule of ``auto`` on (the default; ``AUTO_WINOGRAD`` can turn it
-    off), so that its finiteness guard and its limits stay tested whatever it is."""
-    monkeypatch.setattr(_core, "AUTO_WINOGRAD", True)
 
 
 def _poisoned(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -73,9 +68,7 @@ def test_auto_choice_depends_on_finiteness(
     sizes = x_shape[1:-1]
     batch = x_shape[0]
     assert _core.choose_method(xp, spec, np.float64, w_shape, sizes, batch=batch) == label
-    direct = _core.choose_method(
-        xp, spec, np.float64, w_shape, sizes, transforms=False, batch=batch
-    )
+    direct = _core.choose_method(xp, spec, np.float64, w_shape, sizes, finite=False, batch=batch)
     assert direct in ("shift", "gemm")
 
 
@@ -119,8 +112,25 @@ def test_auto_dense_rules(
 )
 def test_auto_fft_rules(x_shape: tuple[int, ...], w_shape: tuple[int, ...], expected: str) -> None:
     """Which method ``auto`` gives small per-group contractions: FFT for large kernels
-    (from AUTO_FFT_MIN_TAPS taps, AUTO_FFT_MIN_TAPS_GROUPED with several groups)."""
+    (from ``RULES.fft_min_taps`` taps, ``RULES.fft_min_taps_grouped`` with several
+    groups)."""
     xp = _backend.namespace(x=np.zeros(1))
     spec = conv_spec(x_shape, w_shape, strides=1, padding="SAME", dilations=1, data_format=None)
     sizes, batch = x_shape[1:-1], x_shape[0]
     assert _core.choose_method(xp, spec, np.float32, w_shape, sizes, batch=batch) == expected
+
+
+def test_auto_follows_the_rules_given() -> None:
+    """Rules other than :data:`RULES` change the choice: no Winograd entries, or a
+    higher FFT threshold, give the direct methods for the cases above."""
+    xp = _backend.namespace(x=np.zeros(1))
+    for label, x_shape, w_shape in CASES:
+        spec = conv_spec(x_shape, w_shape, strides=1, padding="SAME", dilations=1, data_format=None)
+        sizes, batch = x_shape[1:-1], x_shape[0]
+        assert _auto.choose_method(xp, spec, np.float32, w_shape, sizes, batch=batch) == label
+        rules = replace(RULES, winograd={}, fft_min_taps=10**6)
+        other = _auto.choose_method(xp, spec, np.float32, w_shape, sizes, batch=batch, rules=rules)
+        assert other in ("shift", "gemm")
+        algorithm = _auto.select_algorithm("auto", xp, spec, np.float32, w_shape, sizes, batch)
+        assert algorithm.name == label
+        assert algorithm.mixes_values

@@ -40,7 +40,7 @@ from _helpers import (
     to_numpy,
 )
 from xconv import _backend
-from xconv._algorithms import fft, winograd
+from xconv._algorithms import fft, tuning, winograd
 from xconv._typing import Method
 
 #: Defaults of this module's cases: 3-wide kernels, stride 1, SAME (see ``small_case``).
@@ -147,11 +147,12 @@ def test_output_tile_per_dtype() -> None:
 
 
 @pytest.fixture(params=sorted(winograd.POINTS), ids=lambda m: f"F{m}")
-def tile(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+def tile(request: pytest.FixtureRequest) -> Iterator[int]:
     """Both Winograd tile sizes, whatever the dtype."""
     m: int = request.param
-    monkeypatch.setattr(winograd, "output_tile", lambda bits: m)
-    return m
+    with tuning(winograd=winograd.Tuning(tile=m)):
+        assert winograd.output_tile(64) == winograd.output_tile(16) == m
+        yield m
 
 
 @pytest.mark.parametrize(
@@ -282,14 +283,11 @@ def test_long_input_uses_blocks() -> None:
 
 
 @pytest.fixture
-def blocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def blocked() -> Iterator[None]:
     """Make blocks pay off even on small inputs, so every backend runs that path."""
-    monkeypatch.setattr(fft, "BLOCK_GAIN", 100.0)
-    monkeypatch.setattr(fft, "BLOCK_OVERHEAD", 0.0)
-    monkeypatch.setattr(fft, "MIN_BLOCK", 0)
-    fft.axis_plan.cache_clear()
-    yield
-    fft.axis_plan.cache_clear()
+    with tuning(fft=fft.Tuning(block_gain=100.0, block_overhead=0.0, min_block=0)):
+        assert fft.axis_plan(57, 4, 60)[1] > 1
+        yield
 
 
 BLOCK_CASES: dict[str, dict[str, Any]] = {

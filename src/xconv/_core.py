@@ -5,35 +5,39 @@ and calls :func:`conv_general`, which
 
 1. permutes the input to the canonical channels-last layout ``(N, *spatial, C)``,
 2. casts to the compute dtype (float16/bfloat16 accumulate in float32),
-3. dilates the input (transposed convolution) and pads or crops it,
-4. runs one algorithm on the padded array, in chunks that keep its temporaries under
-   the memory budget (a Dask array is instead convolved chunk by chunk with halos,
-   each block by this same step: :func:`xconv._backend.by_chunks`),
+3. dilates the input (transposed convolution; or splits it into sub-pixel phases,
+   :mod:`xconv._phases`) and pads or crops it,
+4. runs one algorithm on the padded array (chosen by :mod:`xconv._auto` for
+   ``method="auto"``), in chunks that keep its temporaries under the memory budget
+   (:mod:`xconv._memory`; a Dask array is instead convolved chunk by chunk with
+   halos, each block by this same step: :func:`xconv._dask.convolve`),
 5. casts back to the result dtype and permutes to the caller's layout.
 
-Only standard ``xp`` operations are used here; library-specific work is in
-:mod:`xconv._backend`.
+The gradients with respect to the input and the filters are the same convolution
+with other numbers. Only standard ``xp`` operations are used here; library-specific
+work is in :mod:`xconv._backend`.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
-import math
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from . import _backend
+from . import _backend, _dask
 from ._algorithms import ALGORITHMS, Algorithm
 from ._algorithms._tiling import itemsize_of
+from ._auto import choose_method, prefers_fft, select_algorithm
+from ._memory import DEFAULT_MEMORY_BUDGET, check_memory, temporaries_cap
 from ._padding import pad_canonical
-from ._spec import METHODS, ConvSpec, filter_grad_spec, output_size, transpose_spec
+from ._phases import phase_plan, run_phases
+from ._spec import ConvSpec, filter_grad_spec, output_size, transpose_spec
 from ._typing import Array, Namespace
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
     "check_memory",
+    "choose_method",
+    "compute_dtype",
     "conv_filter_grad",
     "conv_general",
     "conv_input_grad",
@@ -41,9 +45,6 @@ __all__ = [
     "result_dtype",
     "select_algorithm",
 ]
-
-#: Default bytes of temporaries (patch matrices) one call may hold at once.
-DEFAULT_MEMORY_BUDGET = 256 * 2**20
 
 
 def result_dtype(xp: Namespace, x: Array, w: Array, *, names: tuple[str, str]) -> Any:
@@ -82,177 +83,6 @@ def compute_dtype(xp: Namespace, dtype: Any, precision: str | None) -> Any:
     if precision != "native" and xp.isdtype(dtype, "real floating") and xp.finfo(dtype).bits < 32:
         return xp.float32
     return _backend.contraction_dtype(xp, dtype)
-
-
-#: ``auto`` thresholds, from ``benchmarks/crossover.py`` on 2 cores (NumPy float32):
-#: per-group contractions this small (C/g * O/g) use the shift method ...
-AUTO_SHIFT_MAX_CONTRACTION = 4
-#: ... and switch to FFT from this many kernel taps (5x5 = 25: shift wins; 15x15 = 225:
-#: FFT wins by 4x; the crossover is near 7x7 to 9x9) ...
-AUTO_FFT_MIN_TAPS = 64
-#: ... or from this many when there are several groups (depthwise over several
-#: channels, whose shift products run on wide rows): shift / fft time, alternating,
-#: 9x9 0.84 / 0.96 / 0.81 and 11x11 0.98 / 1.48 / 1.33 at 1024²x3, 512²x8, 512²x32.
-AUTO_FFT_MIN_TAPS_GROUPED = 100
-#: ``auto`` runs Winograd F(4, 3) on every axis for 3x3 (2-d) and 3x3x3 (3-d) kernels
-#: (stride 1, no dilation, one group, real floating data) with at least
-#: ``min_channels`` input and output channels and spatial sizes of at least
-#: ``min_size`` (rank -> ``(min_channels, min_size)``), when its transformed filters
-#: fit the memory rule. Alternating calls in one process (NumPy float32, 2 cores,
-#: median of 8-12 time ratios winograd / gemm): 2-d 56²x64 0.78, 28²x128 0.95,
-#: 14²x256 1.44, 7²x512 3.96; 3-d (16,56,56)x32 0.81, 32³x64 0.73, 16³x32 0.86,
-#: (16,56,56)x16 0.63; 1-d (4000)x64 1.36 (so no 1-d rule).
-AUTO_WINOGRAD_RULES: dict[int, tuple[int, int]] = {2: (64, 28), 3: (16, 16)}
-#: Whether ``auto`` uses that rule at all (tests switch it off and on).
-AUTO_WINOGRAD = True
-#: Dense layers with at most this many output pixels (batch x spatial) per patch
-#: column (``prod(k) * C/g``) run ``shift``: their patch matrix is much wider than
-#: tall, and one GEMM per kernel tap reads the filters once. Same protocol, shift /
-#: gemm: 7²x512 0.91, 14²x256 0.89 (0.085 and 0.68 pixels per column), 28²x128 1.34,
-#: 56²x64 1.16 (5.4 and 43).
-AUTO_SHIFT_MAX_PIXELS_PER_COLUMN = 2
-
-
-def choose_method(
-    xp: Namespace,
-    spec: ConvSpec,
-    dtype: Any,
-    w_shape: tuple[int, ...] | None,
-    sizes: tuple[int, ...] | None = None,
-    *,
-    transforms: bool = True,
-    batch: int = 1,
-    accelerator: bool = False,
-) -> str:
-    """The method ``auto`` runs for this case (see ``docs/decisions.md``).
-
-    - torch and JAX arrays: the library's own convolution (``native``) where it has one
-      for the case: it is what those users would call, and it keeps autograd and
-      ``jax.jit`` graphs small;
-    - depthwise and single-channel convolutions (a per-group contraction of at most
-      :data:`AUTO_SHIFT_MAX_CONTRACTION` multiply-adds): ``fft`` for large kernels at
-      stride 1 on floating data, else ``shift``;
-    - dense one-group layers with few output pixels for their patch width
-      (:data:`AUTO_SHIFT_MAX_PIXELS_PER_COLUMN`): ``shift``;
-    - when :data:`AUTO_WINOGRAD` is on (the default) and the arrays are in host memory
-      (not on a GPU, ``accelerator``: there its many small batched products ran 2x to
-      4x slower than ``gemm``), wide 2-d 3x3 and 3-d 3x3x3 layers
-      (channels and spatial ``sizes`` of the input per :data:`AUTO_WINOGRAD_RULES`,
-      transformed filters no larger
-      than the input and output of the ``batch``): ``winograd``;
-    - everything else: ``gemm`` (chunked patch matrix, one matmul per chunk).
-
-    ``fft`` and ``winograd`` mix every input of a block or tile into every output of
-    it, so a NaN or inf would spread beyond its receptive field: they are chosen only
-    with ``transforms`` (the caller checked that the data is finite) and only on
-    libraries that compute eagerly (Dask graphs and JAX traces are not inspected).
-    Integer data never goes to them, so integer results stay exact.
-    """
-    if _backend.library(xp) in ("torch", "jax") and not _backend.native_unsupported(
-        xp, spec.rank, dtype
-    ):
-        return "native"
-    if w_shape is None:
-        return "gemm"
-    transforms = transforms and _backend.library(xp) not in ("dask", "jax")
-    if transforms and prefers_fft(xp, spec, dtype, w_shape):
-        return "fft"
-    if w_shape[-2] * (w_shape[-1] // spec.groups) <= AUTO_SHIFT_MAX_CONTRACTION:
-        return "shift"
-    if sizes is not None and _wide_patches(spec, w_shape, sizes, batch):
-        return "shift"
-    rule = AUTO_WINOGRAD_RULES.get(spec.rank)
-    if (
-        transforms
-        and AUTO_WINOGRAD
-        and not accelerator
-        and rule is not None
-        and min(w_shape[-2], w_shape[-1]) >= rule[0]
-        and spec.groups == 1
-        and tuple(w_shape[: spec.rank]) == (3,) * spec.rank
-        and set(spec.strides) | set(spec.dilations) | set(spec.lhs_dilations) == {1}
-        and sizes is not None
-        and min(sizes) >= rule[1]
-        and _winograd_filters_fit(w_shape, spec.rank, batch * math.prod(sizes))
-        and xp.isdtype(dtype, "real floating")
-        and ALGORITHMS["winograd"].reason_not_applicable(spec, w_shape, dtype, xp) is None
-    ):
-        return "winograd"
-    return "gemm"
-
-
-def _wide_patches(
-    spec: ConvSpec, w_shape: tuple[int, ...], sizes: tuple[int, ...], batch: int
-) -> bool:
-    """Whether a dense, one-group layer has at most
-    :data:`AUTO_SHIFT_MAX_PIXELS_PER_COLUMN` output pixels per patch column."""
-    taps = math.prod(w_shape[: spec.rank])
-    if spec.groups != 1 or taps == 1:
-        return False
-    pixels = batch * math.prod(-(-n // s) for n, s in zip(sizes, spec.strides))
-    return pixels <= AUTO_SHIFT_MAX_PIXELS_PER_COLUMN * taps * w_shape[-2]
-
-
-def _winograd_filters_fit(w_shape: tuple[int, ...], rank: int, pixels: int) -> bool:
-    """Whether Winograd's transformed filters (``6 ** rank`` taps per filter pair, made
-    once per call) fit in the input + output elements of ``pixels`` input positions
-    (batch x spatial): the temporaries the core allows (:func:`temporaries_cap`)."""
-    return 6**rank * w_shape[-2] * w_shape[-1] <= pixels * (w_shape[-2] + w_shape[-1])
-
-
-def prefers_fft(xp: Namespace, spec: ConvSpec, dtype: Any, w_shape: tuple[int, ...]) -> bool:
-    """Whether ``auto``'s rule for small per-group contractions picks ``fft``.
-
-    True for a per-group contraction of at most :data:`AUTO_SHIFT_MAX_CONTRACTION`
-    multiply-adds, at least :data:`AUTO_FFT_MIN_TAPS` kernel taps
-    (:data:`AUTO_FFT_MIN_TAPS_GROUPED` with several groups), stride 1, and a
-    dtype and library the FFT method applies to (floating or complex, an fft
-    extension). :func:`choose_method` asks it after ``native``; :mod:`xconv.signal`
-    asks it first, as SciPy's ``choose_conv_method`` does.
-    """
-    taps = math.prod(w_shape[: spec.rank])
-    return (
-        w_shape[-2] * (w_shape[-1] // spec.groups) <= AUTO_SHIFT_MAX_CONTRACTION
-        and taps >= (AUTO_FFT_MIN_TAPS if spec.groups == 1 else AUTO_FFT_MIN_TAPS_GROUPED)
-        and all(s == 1 for s in spec.strides)
-        and ALGORITHMS["fft"].reason_not_applicable(spec, w_shape, dtype, xp) is None
-    )
-
-
-def select_algorithm(
-    method: str,
-    xp: Namespace,
-    spec: ConvSpec,
-    dtype: Any,
-    w_shape: tuple[int, ...] | None = None,
-    sizes: tuple[int, ...] | None = None,
-    batch: int = 1,
-    accelerator: bool = False,
-) -> Algorithm:
-    """The algorithm for ``method`` (``"auto"`` chooses), or a ``ValueError``.
-
-    An explicitly requested method whose ``applies`` hook gives a reason for the case
-    (filters of shape ``w_shape``) raises ``ValueError`` with that reason. ``sizes``:
-    the input's spatial sizes, and ``accelerator`` (the arrays are on a GPU), for ``auto``.
-    """
-    if method == "auto":
-        name = choose_method(xp, spec, dtype, w_shape, sizes, batch=batch, accelerator=accelerator)
-        return ALGORITHMS[name]
-    if method == "native":
-        reason = _backend.native_unsupported(xp, spec.rank, dtype)
-        if reason:
-            raise ValueError(f"method='native' does not apply: {reason}")
-    if method in ALGORITHMS:
-        algorithm = ALGORITHMS[method]
-        if w_shape is not None:
-            reason = algorithm.reason_not_applicable(spec, w_shape, dtype, xp)
-            if reason:
-                raise ValueError(f"method={method!r} does not apply: {reason}")
-        return algorithm
-    raise ValueError(
-        f"method={method!r} is not available in this version of xconv; "
-        f"available: {', '.join(repr(m) for m in METHODS if m == 'auto' or m in ALGORITHMS)}"
-    )
 
 
 def dilate_canonical(x: Array, factors: tuple[int, ...], *, xp: Namespace) -> Array:
@@ -305,16 +135,16 @@ def conv_general(
     algorithm = select_algorithm(
         method, xp, spec, cdtype, tuple(w.shape), sizes, batch, accelerator
     )
-    transforms = algorithm.name in ("fft", "winograd")
-    if method == "auto" and transforms and not _backend.all_finite(xp, x, w):
-        # Keep NaN and inf where a direct sum puts them: choose among the direct methods.
+    if method == "auto" and algorithm.mixes_values and not _backend.all_finite(xp, x, w):
+        # Keep NaN and inf where a direct sum puts them: choose among the methods that
+        # do not mix values.
         name = choose_method(
             xp,
             spec,
             cdtype,
             tuple(w.shape),
             sizes,
-            transforms=False,
+            finite=False,
             batch=batch,
             accelerator=accelerator,
         )
@@ -323,74 +153,6 @@ def conv_general(
     check_memory(xp, x, tuple(w.shape), spec, algorithm, cdtype, dtype, budget, accelerator)
     run = _backend.staged(xp, _pipeline, algorithm, spec, cdtype, dtype, budget, per_chunk, xp)
     return run(x, w)
-
-
-def temporaries_cap(
-    budget: int, itemsize: int, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
-) -> int:
-    """Most bytes of temporaries an algorithm may hold at once in one call.
-
-    ``min(budget, input + output bytes)`` for the padded input and the result in the
-    compute dtype: the memory budget, and never more than the arrays the call reads
-    and writes (issue 5's rule: peak extra memory at most twice the input and
-    output). :func:`_chunked` cuts the work to stay under it, and
-    :func:`check_memory` counts it.
-    """
-    return min(budget, itemsize * (math.prod(in_shape) + math.prod(out_shape)))
-
-
-def check_memory(
-    xp: Namespace,
-    x: Array,
-    w_shape: tuple[int, ...],
-    spec: ConvSpec,
-    algorithm: Algorithm,
-    cdtype: Any,
-    dtype: Any,
-    budget: int,
-    accelerator: bool,
-) -> None:
-    """Raise ``MemoryError`` before any work when the call cannot fit in memory.
-
-    Counts the result, the padded (and dilated, cast) input when one is made, and the
-    algorithm's temporaries (capped by :func:`temporaries_cap`: the core chunks above
-    it), against the memory of the array's device (:func:`xconv._backend.memory_limit`;
-    no check where that is unknown, e.g. Dask, which computes block by block).
-    ``accelerator``: the arrays live on a GPU (:func:`xconv._backend.on_accelerator`,
-    asked once by :func:`conv_general`), where the temporaries are sized for it.
-    """
-    limit = _backend.memory_limit(xp, x)
-    if limit is None:
-        return
-    canonical = tuple(x.shape[i] for i in spec.to_canonical)
-    n, sizes, c = canonical[0], canonical[1:-1], canonical[-1]
-    out_shape = (n, *spec.output_sizes(sizes, w_shape[: spec.rank]), w_shape[-1])
-    padded_shape = (
-        n,
-        *(m + lo + hi for m, (lo, hi) in zip(spec.dilated_sizes(sizes), spec.pads, strict=True)),
-        c,
-    )
-    citem = itemsize_of(xp, cdtype)
-    out_bytes = math.prod(out_shape) * itemsize_of(xp, dtype)
-    copied = padded_shape != canonical or cdtype != x.dtype or spec.channels_first
-    padded_bytes = math.prod(padded_shape) * citem if copied else 0
-    work = 0
-    if 0 not in out_shape:
-        work = min(
-            algorithm.workspace_bytes(padded_shape, w_shape, spec, citem, accelerator=accelerator),
-            temporaries_cap(budget, citem, padded_shape, out_shape),
-        )
-    need = out_bytes + padded_bytes + work
-    if need > limit:
-        gib = 2.0**30
-        raise MemoryError(
-            f"this convolution needs about {need / gib:.3g} GiB: its result of shape "
-            f"{out_shape} ({out_bytes / gib:.3g} GiB), the padded input of shape "
-            f"{padded_shape} ({padded_bytes / gib:.3g} GiB) and {work / gib:.3g} GiB of "
-            f"temporaries, more than the {limit / gib:.3g} GiB of memory on "
-            f"{_backend.device(x) or 'this machine'}; check padding, output_shape and the "
-            "input's size"
-        )
 
 
 def _pipeline(
@@ -416,14 +178,14 @@ def _pipeline(
     run = functools.partial(_run, algorithm, budget, per_chunk, xp=xp)
     phases = phase_plan(spec, tuple(x.shape[1:-1]), tuple(w.shape), algorithm, cdtype, xp)
     if phases is not None:
-        y = _run_phases(phases, run, x, w, xp=xp)
-    elif algorithm.name == "native" and _plain_zero_padding(spec):
+        y = run_phases(phases, run, x, w, xp=xp)
+    elif algorithm.pads_itself and _plain_zero_padding(spec):
         y = _native_padded(x, w, spec, xp=xp)
     else:
         x = dilate_canonical(x, spec.lhs_dilations, xp=xp)
-        # Depthwise shift (C/g == 1) runs on host threads: so does its padded copy.
-        depthwise = algorithm.name == "shift" and w.shape[-2] == 1
-        threads = _backend.host_threads(xp) if depthwise else 1
+        # Depthwise filters (C/g == 1) that run on host threads: so does their padded copy.
+        threaded = algorithm.host_threaded and w.shape[-2] == 1
+        threads = _backend.host_threads(xp) if threaded else 1
         x = pad_canonical(
             x, spec.pads, spec.padding_mode, xp=xp, value=spec.pad_value, threads=threads
         )
@@ -475,153 +237,22 @@ def _run(
     *,
     xp: Namespace,
 ) -> Array:
-    """VALID convolution of the padded canonical ``x``: by Dask chunks, then in budget."""
+    """VALID convolution of the padded canonical ``x``: by Dask chunks, then in budget.
+
+    With ``per_chunk``, a Dask array whose filters are small enough to copy to every
+    task is convolved chunk by chunk with halos, lazily (:func:`xconv._dask.convolve`:
+    each block is computed by :func:`_chunked` on the block's own array type).
+    Everything else, and empty results, go to :func:`_chunked` whole.
+    """
     run = functools.partial(_chunked, algorithm, spec, budget)
-    return _backend.by_chunks(run, x, w, spec, xp=xp) if per_chunk else run(x, w, xp=xp)
-
-
-#: Most sub-pixel phases one input-dilated convolution is split into (one algorithm
-#: call each); beyond, the input is dilated with zeros instead.
-MAX_PHASES = 64
-
-
-@dataclass(frozen=True)
-class _Phases:
-    """Sub-pixel plan of an input-dilated convolution (see :func:`phase_plan`).
-
-    Per spatial axis: the output size, the rows each phase computes (``ceil(out /
-    s)``), the zero padding of the undilated input, and per residue ``r < s`` the
-    first kernel tap, the number of taps and the input offset of its phase.
-    """
-
-    spec: ConvSpec  # the phases' own spec: stride 1, the kernel dilation, no padding
-    out: tuple[int, ...]
-    rows: tuple[int, ...]
-    pads: tuple[tuple[int, int], ...]
-    taps: tuple[tuple[tuple[int, int, int], ...], ...]  # axis -> residue -> (k0, count, c)
-
-
-def phase_plan(
-    spec: ConvSpec,
-    sizes: tuple[int, ...],
-    w_shape: tuple[int, ...],
-    algorithm: Algorithm,
-    dtype: Any,
-    xp: Namespace,
-) -> _Phases | None:
-    """Split an input-dilated (transposed) convolution into ``prod(s)`` dense ones.
-
-    With input dilation ``s`` (the forward strides of a transposed convolution or an
-    input gradient), output ``y[s q + r]`` only meets the kernel taps ``k`` with
-    ``(r + k d - lo) % s == 0``: taps ``k0, k0 + s, ...`` applied to the *undilated*
-    input from offset ``c_r = (r + k0 d - lo) / s``. Each residue (phase) is thus an
-    ordinary stride-1 convolution with a sub-kernel, and the phases interleave into
-    the output: ``prod(s)`` times less work and no dilated copy of the input (the
-    sub-pixel decomposition). None where it does not apply: no input dilation, output
-    strides, padding other than zeros, ``gcd(s, d) > 1``, empty sizes, an algorithm
-    that refuses a sub-kernel (Winograd needs 3-wide kernels), a stride larger than
-    the kernel (phases without taps: the loop over ``prod(s)`` phases would cost more
-    than it saves) or more than :data:`MAX_PHASES` phases.
-    """
-    if math.prod(spec.lhs_dilations) > MAX_PHASES:
-        return None
-    lhs = spec.lhs_dilations
     if (
-        all(f == 1 for f in lhs)
-        or any(t != 1 for t in spec.strides)
-        or spec.padding_mode != "zeros"
-        or spec.pad_value != 0
-        or 0 in sizes
+        per_chunk
+        and _backend.library(xp) == "dask"
+        and _dask.applies(x, w, spec.strides, spec.dilations)
     ):
-        return None
-    rank = spec.rank
-    outs, rows, pads, taps = [], [], [], []
-    for n, k, f, d, (lo, hi) in zip(
-        sizes, w_shape[:rank], lhs, spec.dilations, spec.pads, strict=True
-    ):
-        out = output_size((n - 1) * f + 1, k, 1, d, lo, hi)
-        if out == 0 or math.gcd(f, d) != 1 or f > k:
-            return None
-        length = -(-out // f)
-        inverse = pow(d, -1, f)
-        axis_taps = []
-        for r in range(f):
-            k0 = ((lo - r) * inverse) % f
-            count = max(0, -(-(k - k0) // f))
-            axis_taps.append((k0, count, (r + k0 * d - lo) // f))
-        used = [(c, c + length - 1 + (m - 1) * d) for _, m, c in axis_taps if m]
-        if not used:  # every phase of this axis is empty: the kernel is 0-wide
-            return None
-        low = max(0, -min(a for a, _ in used))
-        high = max(0, max(b for _, b in used) - (n - 1))
-        outs.append(out)
-        rows.append(length)
-        pads.append((low, high))
-        taps.append(tuple(axis_taps))
-    phase_spec = ConvSpec(
-        rank=rank,
-        strides=(1,) * rank,
-        dilations=spec.dilations,
-        pads=((0, 0),) * rank,
-        groups=spec.groups,
-    )
-    for combo in itertools.product(*taps):
-        counts = tuple(m for _, m, _ in combo)
-        if 0 not in counts:
-            sub = (*counts, *w_shape[rank:])
-            if algorithm.reason_not_applicable(phase_spec, sub, dtype, xp) is not None:
-                return None
-    return _Phases(phase_spec, tuple(outs), tuple(rows), tuple(pads), tuple(taps))
-
-
-def _run_phases(
-    plan: _Phases,
-    run: Callable[[ConvSpec, Array, Array], Array],
-    x: Array,
-    w: Array,
-    *,
-    xp: Namespace,
-) -> Array:
-    """The input-dilated convolution of canonical ``x`` as ``plan``'s interleaved phases.
-
-    ``run(spec, x, w)`` convolves one phase (:func:`_run`, its options bound).
-    """
-    rank = plan.spec.rank
-    n, o = x.shape[0], w.shape[-1]
-    dev = _backend.device(x)
-    x = pad_canonical(x, plan.pads, "zeros", xp=xp)
-    factors = tuple(len(t) for t in plan.taps)
-    inplace = _backend.supports_inplace(xp, x, w)
-    full = (n, *(r * f for r, f in zip(plan.rows, factors, strict=True)), o)
-    y = xp.empty(full, dtype=x.dtype, device=dev) if inplace else None
-    parts = []
-    for residues, combo in zip(
-        itertools.product(*(range(f) for f in factors)), itertools.product(*plan.taps), strict=True
-    ):
-        if any(m == 0 for _, m, _ in combo):
-            part = xp.zeros((n, *plan.rows, o), dtype=x.dtype, device=dev)
-        else:
-            x_index, w_index = [slice(None)], []
-            for (k0, m, c), (low, _), length, d, f in zip(
-                combo, plan.pads, plan.rows, plan.spec.dilations, factors, strict=True
-            ):
-                x_index.append(slice(c + low, c + low + length + (m - 1) * d))
-                w_index.append(slice(k0, None, f))
-            part = run(
-                plan.spec, x[(*x_index, slice(None))], w[(*w_index, slice(None), slice(None))]
-            )
-        if y is not None:
-            dest = (slice(None), *(slice(r, None, f) for r, f in zip(residues, factors)))
-            _backend.copy_into(y[dest], part, xp=xp)
-        else:
-            parts.append(part)
-    if y is None:
-        # (prod f, N, *rows, O) -> (*f, N, *rows, O) -> (N, rows_0, f_0, ..., O) -> merge.
-        y = xp.reshape(xp.stack(parts, axis=0), (*factors, n, *plan.rows, o))
-        order = (rank, *(a for d in range(rank) for a in (rank + 1 + d, d)), 2 * rank + 1)
-        y = xp.reshape(xp.permute_dims(y, order), full)
-    crop = (slice(None), *(slice(0, size) for size in plan.out), slice(None))
-    return y[crop] if tuple(y.shape[1:-1]) != plan.out else y
+        lows = tuple(lo for lo, _ in spec.pads)
+        return _dask.convolve(run, x, w, spec.strides, spec.dilations, lows)
+    return run(x, w, xp=xp)
 
 
 def _chunked(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -34,19 +35,29 @@ from xconv._backend import device, fft_namespace, library
 from xconv._spec import ConvSpec
 from xconv._typing import Array, Namespace, Shape
 
-__all__ = ["applies", "axis_plan", "run", "smooth_length", "workspace_bytes"]
+__all__ = ["TUNING", "Tuning", "axis_plan", "run", "smooth_length", "why_not", "workspace_bytes"]
 
-#: Extra per-sample cost of a block (copies, the channel product), in units of
-#: ``log2(L)`` butterflies; favours longer blocks a little.
-BLOCK_OVERHEAD = 2.0
-#: An axis is blocked only when that is at least this much cheaper than one transform.
-BLOCK_GAIN = 0.8
-#: Shortest block: shorter transforms cost more per sample than the model says.
-MIN_BLOCK = 64
-#: Longest transform along one axis before blocks are mandatory: beyond the caches
-#: a transform costs more per sample than ``log2(L)`` (measured on 10**6 samples: 16384-
-#: to 65536-long blocks ran 1.6-1.8x faster than one transform of the whole signal).
-MAX_LENGTH = 2**16
+
+@dataclass(frozen=True)
+class Tuning:
+    """When the FFT method cuts an axis into blocks (:data:`TUNING`: the defaults)."""
+
+    #: Extra per-sample cost of a block (copies, the channel product), in units of
+    #: ``log2(L)`` butterflies; favours longer blocks a little.
+    block_overhead: float = 2.0
+    #: An axis is blocked only when that is at least this much cheaper than one transform.
+    block_gain: float = 0.8
+    #: Shortest block: shorter transforms cost more per sample than the model says.
+    min_block: int = 64
+    #: Longest transform along one axis before blocks are mandatory: beyond the caches
+    #: a transform costs more per sample than ``log2(L)`` (measured on 10**6 samples:
+    #: 16384- to 65536-long blocks ran 1.6-1.8x faster than one transform of the whole
+    #: signal).
+    max_length: int = 2**16
+
+
+#: The tuning :func:`run` uses (:func:`xconv._algorithms.tuning` swaps it).
+TUNING = Tuning()
 
 
 @lru_cache(maxsize=1024)
@@ -109,10 +120,11 @@ def axis_plan(size: int, span: int, whole: int) -> tuple[int, int]:
     length, blocks : int
         ``blocks == 1`` means the axis is transformed whole at ``length = whole``;
         otherwise ``blocks`` blocks of ``length`` advance by ``length - span + 1``.
-        Blocks are chosen when they cost less than :data:`BLOCK_GAIN` times one
-        transform (cost ``blocks * L * (log2 L + BLOCK_OVERHEAD)``), and always when
-        ``whole`` exceeds :data:`MAX_LENGTH`; they are at least :data:`MIN_BLOCK` and
-        twice the span long.
+        Blocks are chosen when they cost less than ``TUNING.block_gain`` times one
+        transform (cost ``blocks * L * (log2 L + TUNING.block_overhead)``), and always
+        when ``whole`` exceeds ``TUNING.max_length``; they are at least
+        ``TUNING.min_block`` and twice the span long. Cached (a new tuning clears
+        the cache).
 
     Examples
     --------
@@ -123,14 +135,15 @@ def axis_plan(size: int, span: int, whole: int) -> tuple[int, int]:
     True
     """
     full = size - span + 1
+    t = TUNING
 
     def cost(length: int, blocks: int) -> float:
-        return blocks * length * (math.log2(max(length, 2)) + BLOCK_OVERHEAD)
+        return blocks * length * (math.log2(max(length, 2)) + t.block_overhead)
 
-    must_block = whole > MAX_LENGTH
-    lo = max(2 * span, MIN_BLOCK)
-    hi = min(whole - 1, max(MAX_LENGTH, smooth_length(lo)))
-    best = (math.inf if must_block else BLOCK_GAIN * cost(whole, 1), whole, 1)
+    must_block = whole > t.max_length
+    lo = max(2 * span, t.min_block)
+    hi = min(whole - 1, max(t.max_length, smooth_length(lo)))
+    best = (math.inf if must_block else t.block_gain * cost(whole, 1), whole, 1)
     for length in _smooth_between(lo, hi):
         blocks = -(-full // (length - span + 1))
         c = cost(length, blocks)
@@ -139,8 +152,8 @@ def axis_plan(size: int, span: int, whole: int) -> tuple[int, int]:
     return best[1], best[2]
 
 
-def applies(spec: ConvSpec, w_shape: tuple[int, ...], dtype: Any, xp: Namespace) -> str | None:
-    """Why ``method="fft"`` cannot run this convolution, or None when it can."""
+def why_not(spec: ConvSpec, w_shape: tuple[int, ...], dtype: Any, xp: Namespace) -> str:
+    """Why ``method="fft"`` cannot run this convolution, "" when it can."""
     if not xp.isdtype(dtype, ("real floating", "complex floating")):
         return (
             f"fft needs a floating or complex dtype (rounding would make integer results "
@@ -148,7 +161,7 @@ def applies(spec: ConvSpec, w_shape: tuple[int, ...], dtype: Any, xp: Namespace)
         )
     if fft_namespace(xp) is None:
         return f"{library(xp)} offers no fft extension (rfftn/irfftn/fftn/ifftn)"
-    return None
+    return ""
 
 
 def _spans(spec: ConvSpec, k_sizes: tuple[int, ...]) -> tuple[int, ...]:
@@ -239,7 +252,7 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
     if 0 in (n, c, o, *out):
         return xp.zeros((n, *out, o), dtype=dtype, device=device(x))
     fft = fft_namespace(xp)
-    assert fft is not None, "checked by applies()"
+    assert fft is not None, "checked by why_not()"
     is_complex = xp.isdtype(dtype, "complex floating")
     if not is_complex and xp.finfo(dtype).bits < 32:
         x, w = xp.astype(x, xp.float32), xp.astype(w, xp.float32)

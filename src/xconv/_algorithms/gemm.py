@@ -2,12 +2,12 @@
 
 ``method="gemm"`` is im2col done in tiles. The output grid ``(N, *out)`` is cut into
 tiles of consecutive output rows (:mod:`._tiling`) whose patch matrix
-``(rows, prod(k) * C)`` takes about :data:`PATCH_BYTES` (at least twice the filter
-bytes, at most :data:`MAX_PATCH_BYTES` and the input + output bytes). Each tile's
+``(rows, prod(k) * C)`` takes about ``TUNING.patch_bytes`` (at least twice the filter
+bytes, at most ``TUNING.max_patch_bytes`` and the input + output bytes). Each tile's
 windows are gathered into the patch matrix and multiplied with the
 ``(prod(k) * C, O)`` filter matrix in one ``matmul`` (batched over the groups when
 there are several). When the patch rows are so wide that fewer than
-:data:`MIN_TILE_ROWS` would fit a tile (large filters, few output pixels), the kernel's
+``TUNING.min_tile_rows`` would fit a tile (large filters, few output pixels), the kernel's
 first axis is split into parts, each with its own patch matrix and ``matmul``,
 accumulated into the tile's rows.
 
@@ -39,36 +39,41 @@ from .._spec import ConvSpec
 from .._typing import Array, Namespace, Shape
 from ._tiling import Tile, itemsize_of, plan, tiles, valid_output_sizes
 
-__all__ = [
-    "MAX_PATCH_BYTES",
-    "MIN_TILE_ROWS",
-    "PATCH_BYTES",
-    "ROWS_PANEL_BYTES",
-    "ROWS_WASTE",
-    "run",
-    "workspace_bytes",
-]
+__all__ = ["TUNING", "Tuning", "plan_tiles", "run", "workspace_bytes"]
 
-#: Wanted bytes of one tile's patch matrix. Smaller tiles fit the caches better, but
-#: each tile is one multithreaded BLAS call, and waking the BLAS threads costs up to a
-#: scheduler time slice on a busy machine: on 2 shared cores 2 MiB tiles ran about 2x
-#: slower than 8-32 MiB ones (NumPy/OpenBLAS and torch/MKL alike).
-PATCH_BYTES = 16 * 2**20
-#: Upper bound on the patch matrix, however large the filters are.
-MAX_PATCH_BYTES = 64 * 2**20
+
+@dataclass(frozen=True)
+class Tuning:
+    """Tile sizes of the GEMM method (:data:`TUNING` holds the measured defaults)."""
+
+    #: Wanted bytes of one tile's patch matrix. Smaller tiles fit the caches better, but
+    #: each tile is one multithreaded BLAS call, and waking the BLAS threads costs up to
+    #: a scheduler time slice on a busy machine: on 2 shared cores 2 MiB tiles ran about
+    #: 2x slower than 8-32 MiB ones (NumPy/OpenBLAS and torch/MKL alike).
+    patch_bytes: int = 16 * 2**20
+    #: Upper bound on the patch matrix, however large the filters are.
+    max_patch_bytes: int = 64 * 2**20
+    #: A tile should have at least this many patch rows (or every row, when there are
+    #: fewer): when the patch rows are so wide (large filters, few output pixels) that
+    #: fewer would fit the tile, the kernel's first axis is split instead, each part's
+    #: product accumulated into the tile, so that the filters are still read once per
+    #: tile and each BLAS call keeps a useful height.
+    min_tile_rows: int = 512
+    #: Bytes of the patch rows one product of :func:`_strided_rows` reads (1-d: 0.5-2
+    #: MiB ran 0.49-0.77x the time of a copied patch matrix, alternating in one process,
+    #: 8x4000x64 k=3, 8x16000x1 k=80/4, 8x4000x128 k=3, 8x4000x32 k=5, 8x8000x64 k=7/2).
+    rows_panel_bytes: int = 2**20
+    #: Largest fraction of output rows the batch seen as one signal may add (then cropped).
+    rows_waste: float = 0.25
+
+
+#: The tuning :func:`run` uses (:func:`xconv._algorithms.tuning` swaps it).
+TUNING = Tuning()
 
 
 def _is_pointwise(w_shape: tuple[int, ...], spec: ConvSpec) -> bool:
     """All kernel sizes 1 and unit strides: the convolution is one matrix product."""
     return all(k == 1 for k in w_shape[: spec.rank]) and all(s == 1 for s in spec.strides)
-
-
-#: A tile should have at least this many patch rows (or every row, when there are
-#: fewer): when the patch rows are so wide (large filters, few output pixels) that
-#: fewer would fit the tile, the kernel's first axis is split instead, each part's
-#: product accumulated into the tile, so that the filters are still read once per
-#: tile and each BLAS call keeps a useful height.
-MIN_TILE_ROWS = 512
 
 
 @dataclass(frozen=True)
@@ -87,42 +92,32 @@ class _Plan:
         return self.step * math.prod(self.grid[self.axis + 1 :])
 
 
-def _plan(
+@functools.lru_cache(maxsize=256)
+def plan_tiles(
     x_shape: Shape, w_shape: Shape, spec: ConvSpec, itemsize: int, accelerator: bool
 ) -> _Plan:
-    """Tiles and kernel parts for a non-empty, non-pointwise case.
+    """Tiles and kernel parts for a non-empty, non-pointwise case, under :data:`TUNING`.
 
     On a GPU (``accelerator``) a tile's patch matrix is as large as the input and
     output together: there are no caches to fit, and each tile costs kernel launches.
-    Cached (the memory check, the core's chunking and :func:`run` all ask), with the
-    module's sizes in the key.
+    Cached (the memory check, the core's chunking and :func:`run` all ask; a new
+    tuning clears the cache).
     """
-    sizes = (PATCH_BYTES, MAX_PATCH_BYTES, MIN_TILE_ROWS)
-    return _cached_plan(x_shape, w_shape, spec, itemsize, accelerator, sizes)
-
-
-@functools.lru_cache(maxsize=256)
-def _cached_plan(
-    x_shape: Shape,
-    w_shape: Shape,
-    spec: ConvSpec,
-    itemsize: int,
-    accelerator: bool,
-    sizes: tuple[int, int, int],
-) -> _Plan:
-    patch_bytes, max_patch_bytes, min_tile_rows = sizes
     rank = spec.rank
     out = valid_output_sizes(x_shape[1:-1], w_shape[:rank], spec.strides, spec.dilations)
     grid = (x_shape[0], *out)
     row_bytes = math.prod(w_shape[:rank]) * x_shape[-1] * itemsize
     filter_bytes = math.prod(w_shape) * itemsize
     # At least twice the filters (so each tile's GEMM amortises reading them), at most
-    # MAX_PATCH_BYTES and the input + output bytes (temporaries stay proportionate).
+    # max_patch_bytes and the input + output bytes (temporaries stay proportionate).
     in_out = (math.prod(x_shape) + math.prod(grid) * w_shape[-1]) * itemsize
+    t = TUNING
     target = (
-        in_out if accelerator else min(max(patch_bytes, 2 * filter_bytes), max_patch_bytes, in_out)
+        in_out
+        if accelerator
+        else min(max(t.patch_bytes, 2 * filter_bytes), t.max_patch_bytes, in_out)
     )
-    want = min(math.prod(grid), min_tile_rows) * row_bytes
+    want = min(math.prod(grid), t.min_tile_rows) * row_bytes
     parts = min(w_shape[0], -(-want // max(target, 1))) if want > target else 1
     row_bytes = -(-w_shape[0] // parts) * (row_bytes // w_shape[0])
     axis, step = plan(grid, row_bytes, target)
@@ -138,7 +133,7 @@ def workspace_bytes(
     """
     if _is_pointwise(w_shape, spec):
         return 0
-    p = _plan(x_shape, w_shape, spec, itemsize, accelerator)
+    p = plan_tiles(x_shape, w_shape, spec, itemsize, accelerator)
     if 0 in p.grid:
         return 0
     scratch = p.rows * w_shape[-1] * itemsize if p.parts > 1 else 0
@@ -180,7 +175,7 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
         return _strided_rows(x, wmat, k_sizes[0], spec.strides[0], xp=xp)
 
     itemsize = itemsize_of(xp, x.dtype)
-    p = _plan(tuple(x.shape), tuple(w.shape), spec, itemsize, accelerator)
+    p = plan_tiles(tuple(x.shape), tuple(w.shape), spec, itemsize, accelerator)
     dev = _backend.device(x)
     # Parts of the kernel's first axis: [lo, hi) ranges and their filter rows.
     k0, per = k_sizes[0], kk // k_sizes[0]
@@ -233,14 +228,6 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
     return xp.reshape(y, (n, *out, o))
 
 
-#: Bytes of the patch rows one product of :func:`_strided_rows` reads (1-d: 0.5-2 MiB
-#: ran 0.49-0.77x the time of a copied patch matrix, alternating in one process,
-#: 8x4000x64 k=3, 8x16000x1 k=80/4, 8x4000x128 k=3, 8x4000x32 k=5, 8x8000x64 k=7/2).
-ROWS_PANEL_BYTES = 2**20
-#: Largest fraction of output rows the batch seen as one signal may add (then cropped).
-ROWS_WASTE = 0.25
-
-
 def _strided_rows(x: Array, wmat: Array, k: int, s: int, *, xp: Namespace) -> Array:
     """1-d convolution of a dense ``x (N, L, C)`` with ``wmat (k * C, O)``, no patch copy.
 
@@ -249,14 +236,14 @@ def _strided_rows(x: Array, wmat: Array, k: int, s: int, *, xp: Namespace) -> Ar
     (:func:`~xconv._backend.sliding_windows` of the flat signal), one ``matmul`` per
     residue ``r`` and tile, written into every ``g``-th output row. When ``L`` is a
     multiple of ``s`` the batch is one signal (windows across two images are computed
-    and cropped, at most :data:`ROWS_WASTE` more rows); otherwise each image is one.
+    and cropped, at most ``TUNING.rows_waste`` more rows); otherwise each image is one.
     """
     n, length, c = x.shape
     o = wmat.shape[-1]
     g = -(-k // s)
     out = (length - k) // s + 1
     signal = xp.reshape(x, (1, n * length, c))
-    joined = length % s == 0 and n * (length // s) <= (1 + ROWS_WASTE) * n * out
+    joined = length % s == 0 and n * (length // s) <= (1 + TUNING.rows_waste) * n * out
     if joined:  # (start element, output positions, first output row) per signal
         segments = [(0, (n * length - k) // s + 1, 0)]
         y = xp.empty((n * length // s, o), dtype=x.dtype, device=_backend.device(x))
@@ -264,7 +251,7 @@ def _strided_rows(x: Array, wmat: Array, k: int, s: int, *, xp: Namespace) -> Ar
         segments = [(i * length, out, i * out) for i in range(n)]
         y = xp.empty((n * out, o), dtype=x.dtype, device=_backend.device(x))
     itemsize = itemsize_of(xp, x.dtype)
-    tile = g * max(1, ROWS_PANEL_BYTES // (k * c * itemsize))
+    tile = g * max(1, TUNING.rows_panel_bytes // (k * c * itemsize))
     for base, positions, row0 in segments:
         for t0 in range(0, positions, tile):
             t1 = min(t0 + tile, positions)

@@ -37,28 +37,37 @@ from .._spec import ConvSpec
 from .._typing import Array, Namespace, Shape
 from ._tiling import Tile, itemsize_of, plan, tiles, valid_output_sizes
 
-__all__ = ["FLAT_WASTE", "MATMUL_TILE_BYTES", "TILE_BYTES", "WIDE_ROW", "run", "workspace_bytes"]
+__all__ = ["TUNING", "Tuning", "run", "workspace_bytes"]
 
-#: Output bytes per tile of the elementwise (depthwise) products on libraries that
-#: accumulate in place: the tile and its scratch stay in cache for every offset.
-#: Alternating in one process (NumPy float32, 2 cores, median time ratio to 1 MiB
-#: tiles): 2 MiB 0.89-0.95 on 3x3 depthwise layers (8x56²x128, 8x112²x32, 8x28²x512,
-#: 8x56²x32 with a multiplier of 2, RGB 1024²) and one-channel 2048² 5x5; 512 KiB
-#: 1.28-1.33; 3-4 MiB 0.9-1.15.
-TILE_BYTES = 2 * 2**20
-#: Output bytes per tile of the matmul products: larger, since each tile costs one
-#: multithreaded BLAS call per offset (thread wake-ups dominate small calls).
-MATMUL_TILE_BYTES = 16 * 2**20
-#: Largest fraction of wasted positions the flattened padded grid may add.
-FLAT_WASTE = 0.25
-#: Depthwise products on the flattened grid see ``r`` consecutive pixels as one row of
-#: at least this many values (``r * C``), multiplied by the filter slice repeated ``r``
-#: times. NumPy's ``multiply(x, tap, out=...)`` with ``tap`` broadcast over the rows of
-#: a 1 MiB tile took (float32, C = 32 / 128 / 512, microseconds) 125 / 87 / 66 with
-#: rows of ``C`` values, 556-647 / 424-647 / 430-450 with rows of 1024-4096 values
-#: (another iteration order), and 51 / 46 / 47 with rows of 8192: about 1.3x an
-#: unbroadcast product of the same size.
-WIDE_ROW = 8192
+
+@dataclass(frozen=True)
+class Tuning:
+    """Tile sizes and thresholds of the shift method (:data:`TUNING`: the defaults)."""
+
+    #: Output bytes per tile of the elementwise (depthwise) products on libraries that
+    #: accumulate in place: the tile and its scratch stay in cache for every offset.
+    #: Alternating in one process (NumPy float32, 2 cores, median time ratio to 1 MiB
+    #: tiles): 2 MiB 0.89-0.95 on 3x3 depthwise layers (8x56²x128, 8x112²x32, 8x28²x512,
+    #: 8x56²x32 with a multiplier of 2, RGB 1024²) and one-channel 2048² 5x5; 512 KiB
+    #: 1.28-1.33; 3-4 MiB 0.9-1.15.
+    tile_bytes: int = 2 * 2**20
+    #: Output bytes per tile of the matmul products: larger, since each tile costs one
+    #: multithreaded BLAS call per offset (thread wake-ups dominate small calls).
+    matmul_tile_bytes: int = 16 * 2**20
+    #: Largest fraction of wasted positions the flattened padded grid may add.
+    flat_waste: float = 0.25
+    #: Depthwise products on the flattened grid see ``r`` consecutive pixels as one row
+    #: of at least this many values (``r * C``), multiplied by the filter slice repeated
+    #: ``r`` times. NumPy's ``multiply(x, tap, out=...)`` with ``tap`` broadcast over the
+    #: rows of a 1 MiB tile took (float32, C = 32 / 128 / 512, microseconds) 125 / 87 /
+    #: 66 with rows of ``C`` values, 556-647 / 424-647 / 430-450 with rows of 1024-4096
+    #: values (another iteration order), and 51 / 46 / 47 with rows of 8192: about 1.3x
+    #: an unbroadcast product of the same size.
+    wide_row: int = 8192
+
+
+#: The tuning :func:`run` uses (:func:`xconv._algorithms.tuning` swaps it).
+TUNING = Tuning()
 
 
 def workspace_bytes(
@@ -73,7 +82,7 @@ def _flat_grid(x_shape: tuple[int, ...], out: tuple[int, ...], spec: ConvSpec) -
     """Whether to use the flattened padded grid (unit strides, small waste)."""
     if any(s != 1 for s in spec.strides):
         return False
-    return math.prod(x_shape[1:-1]) <= (1 + FLAT_WASTE) * math.prod(out)
+    return math.prod(x_shape[1:-1]) <= (1 + TUNING.flat_waste) * math.prod(out)
 
 
 def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
@@ -116,9 +125,9 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
         shifts = offsets
         steps = spec.strides
     taps = _filter_taps(w, kk, groups, kind, len(grid), xp=xp)
-    # Depthwise on the flat grid: r pixels per row of the products (see WIDE_ROW).
+    # Depthwise on the flat grid: r pixels per row of the products (Tuning.wide_row).
     # (One channel already runs as one long loop: a scalar broadcast.)
-    width = -(-WIDE_ROW // c) if flat and kind == "scale" and c > 1 else 1
+    width = -(-TUNING.wide_row // c) if flat and kind == "scale" and c > 1 else 1
     wide = (
         [xp.reshape(xp.broadcast_to(t, (width, c)), (width * c,)) for t in taps]
         if width > 1
@@ -204,7 +213,7 @@ class _Offsets:
     the input shift; ``grid``: the output positions computed, read at ``steps``;
     ``o``/``groups``/``kind``: output channels, groups, product kind (:func:`_kind`);
     ``width``/``wide``: pixels per product row and the taps repeated that many times
-    (depthwise on the flat grid, :data:`WIDE_ROW`; else 1 and the taps).
+    (depthwise on the flat grid, ``Tuning.wide_row``; else 1 and the taps).
     """
 
     taps: list[Array]
@@ -233,7 +242,7 @@ def _accumulate_tiles(x: Array, p: _Offsets, total: int, *, xp: Namespace) -> Ar
     if _backend.on_accelerator(xp, x):  # no caches to fit: one tile, fewest launches
         target = math.prod(grid) * o * itemsize
     else:
-        target = TILE_BYTES if elementwise else MATMUL_TILE_BYTES
+        target = TUNING.tile_bytes if elementwise else TUNING.matmul_tile_bytes
     axis, step = plan(grid, o * itemsize, target)
     threads = _backend.host_threads(xp) if elementwise else 1
     if threads > 1 and axis == 0:  # as many tiles for every thread (0.93-1.0x the time)

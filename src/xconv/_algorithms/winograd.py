@@ -31,6 +31,7 @@ refused: the transforms divide, and integer convolutions must be exact.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
 from typing import Any
@@ -41,7 +42,16 @@ from xconv._padding import pad_canonical
 from xconv._spec import ConvSpec
 from xconv._typing import Array, Namespace, Shape
 
-__all__ = ["applies", "output_tile", "prepare", "run", "transforms", "workspace_bytes"]
+__all__ = [
+    "TUNING",
+    "Tuning",
+    "output_tile",
+    "prepare",
+    "run",
+    "transforms",
+    "why_not",
+    "workspace_bytes",
+]
 
 #: Finite interpolation points of ``F(m, 3)`` (the point at infinity is implied).
 POINTS: dict[int, tuple[Fraction, ...]] = {
@@ -51,18 +61,33 @@ POINTS: dict[int, tuple[Fraction, ...]] = {
 
 #: Kernel width the transforms are built for.
 KERNEL = 3
-#: Tile positions (``a**r``) up to which the input and output transforms are one
-#: matmul with the transform's Kronecker power (2-d: 36) rather than one per axis.
-#: (8,56,56,64) / (8,28,28,128) F(4x4, 3x3): see ``docs/decisions.md``.
-KRON_MAX_POSITIONS = 36
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Tile size and transform layout of the Winograd method (:data:`TUNING`: defaults)."""
+
+    #: Outputs per tile and axis, ``m`` (a key of :data:`POINTS`); None: by dtype
+    #: (:func:`output_tile`).
+    tile: int | None = None
+    #: Tile positions (``a**r``) up to which the input and output transforms are one
+    #: matmul with the transform's Kronecker power (2-d: 36) rather than one per axis.
+    #: (8,56,56,64) / (8,28,28,128) F(4x4, 3x3): see ``docs/decisions.md``.
+    kron_max_positions: int = 36
+
+
+#: The tuning :func:`run` uses (:func:`xconv._algorithms.tuning` swaps it).
+TUNING = Tuning()
 
 
 def output_tile(dtype_bits: int) -> int:
     """Outputs per tile and axis, ``m``: 4 for 32-bit floats and wider, else 2.
 
     ``dtype_bits`` are the bits of the (real part of the) compute dtype, as
-    ``xp.finfo(dtype).bits`` gives them.
+    ``xp.finfo(dtype).bits`` gives them. ``TUNING.tile``, when set, is used instead.
     """
+    if TUNING.tile is not None:
+        return TUNING.tile
     return 4 if dtype_bits >= 32 else 2
 
 
@@ -129,8 +154,8 @@ def transforms(m: int, r: int = KERNEL) -> tuple[tuple[tuple[float, ...], ...], 
     return as_floats(bt), as_floats(g), as_floats(at)
 
 
-def applies(spec: ConvSpec, w_shape: tuple[int, ...], dtype: Any, xp: Namespace) -> str | None:
-    """Why ``method="winograd"`` cannot run this convolution, or None when it can."""
+def why_not(spec: ConvSpec, w_shape: tuple[int, ...], dtype: Any, xp: Namespace) -> str:
+    """Why ``method="winograd"`` cannot run this convolution, "" when it can."""
     if not xp.isdtype(dtype, ("real floating", "complex floating")):
         return (
             f"winograd needs a floating or complex dtype (its transforms divide, and "
@@ -143,7 +168,7 @@ def applies(spec: ConvSpec, w_shape: tuple[int, ...], dtype: Any, xp: Namespace)
         return f"winograd needs stride 1, got strides {spec.strides}"
     if any(d != 1 for d in spec.dilations):
         return f"winograd needs dilation 1, got dilations {spec.dilations}"
-    return None
+    return ""
 
 
 def _tiles(sizes: tuple[int, ...], m: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -222,7 +247,7 @@ def _transform_kron(x: Array, bt: Array, tiles: tuple[int, ...], m: int, xp: Nam
     axis order of :func:`prepare`'s filters: one copy and one GEMM, where the axis-by-axis
     transform makes a stacked copy and a matmul per axis. The GEMM costs ``a**r``
     multiply-adds per value instead of ``r * a``: used while ``a**r`` is small
-    (:data:`KRON_MAX_POSITIONS`).
+    (``TUNING.kron_max_positions``).
     """
     rank = len(tiles)
     a = bt.shape[0]
@@ -273,7 +298,7 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace, u: Array | None = 
     bt, at = _matrix(bt_rows, x, xp), _matrix(at_rows, x, xp)
 
     positions, count = a**rank, n * math.prod(tiles)
-    kron = positions <= KRON_MAX_POSITIONS
+    kron = positions <= TUNING.kron_max_positions
     # Zeros after each axis, up to (tiles - 1) * m + a (one in-place fill where possible).
     x = pad_canonical(
         x, tuple((0, t * m + a - m - size) for t, size in zip(tiles, sizes)), "zeros", xp=xp

@@ -1,6 +1,6 @@
-"""The direct method: sliding windows of the padded input contracted with the filters.
+"""``method="einsum"``: sliding windows of the padded input contracted with the filters.
 
-This is the design card's readable baseline (``method="einsum"``): one
+The readable baseline of the direct methods: one
 :func:`~xconv._backend.sliding_windows` view and one
 :func:`~xconv._backend.contract`. It is the same code for every rank, every group count
 and every backend.
