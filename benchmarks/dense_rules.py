@@ -2,8 +2,8 @@
 
 ``python benchmarks/dense_rules.py [--rounds 12] [--out benchmarks/results]`` times
 ``gemm``, ``winograd`` and ``shift`` on the dense layers that ``auto``'s rules in
-``xconv._core`` were chosen from (``AUTO_WINOGRAD_RULES``,
-``AUTO_SHIFT_MAX_PIXELS_PER_COLUMN``), and writes ``dense_rules.md`` and
+``xconv._auto.RULES`` were chosen from (``winograd``,
+``shift_max_pixels_per_column``), and writes ``dense_rules.md`` and
 ``dense_rules.json``.
 
 Protocol: the methods run one after another, in alternating order, ``--rounds`` times
@@ -44,7 +44,7 @@ def measure(rounds: int) -> list[dict[str, Any]]:
     import numpy as np
 
     import xconv
-    from xconv import _backend, _core
+    from xconv import _auto, _backend
     from xconv._spec import conv_spec
 
     rng = np.random.default_rng(0)
@@ -53,7 +53,7 @@ def measure(rounds: int) -> list[dict[str, Any]]:
         x = rng.standard_normal(x_shape, dtype=np.float32)
         w = rng.standard_normal(w_shape, dtype=np.float32)
         spec = conv_spec(x_shape, w_shape, strides=1, padding="SAME", dilations=1, data_format=None)
-        picked = _core.choose_method(
+        picked = _auto.choose_method(
             _backend.namespace(x=x), spec, x.dtype, w_shape, x_shape[1:-1], batch=x_shape[0]
         )
         times: dict[str, list[float]] = {m: [] for m in METHODS}

@@ -180,7 +180,7 @@ def _pipeline(
     if phases is not None:
         y = run_phases(phases, run, x, w, xp=xp)
     elif algorithm.pads_itself and _plain_zero_padding(spec):
-        y = _native_padded(x, w, spec, xp=xp)
+        y = _self_padded(algorithm, x, w, spec, xp=xp)
     else:
         x = dilate_canonical(x, spec.lhs_dilations, xp=xp)
         # Depthwise filters (C/g == 1) that run on host threads: so does their padded copy.
@@ -208,9 +208,12 @@ def _plain_zero_padding(spec: ConvSpec) -> bool:
     )
 
 
-def _native_padded(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
-    """``native`` on the unpadded canonical ``x``: the library pads what it can itself
-    (:func:`xconv._backend.native_pads`), no padded copy of the input is made for it."""
+def _self_padded(
+    algorithm: Algorithm, x: Array, w: Array, spec: ConvSpec, *, xp: Namespace
+) -> Array:
+    """An algorithm that pads itself (``native``) on the unpadded canonical ``x``: the
+    library pads what it can (:func:`xconv._backend.native_pads`), no padded copy of
+    the input is made for it."""
     takes = _backend.native_pads(xp, x, spec)
     rest = tuple((lo - a, hi - b) for (lo, hi), (a, b) in zip(spec.pads, takes, strict=True))
     x = pad_canonical(x, rest, "zeros", xp=xp)
@@ -224,7 +227,7 @@ def _native_padded(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Arra
     n, o = x.shape[0], w.shape[-1]
     if n == 0 or o == 0 or 0 in out:
         return xp.zeros((n, *out, o), dtype=x.dtype, device=_backend.device(x))
-    return _backend.native_conv(x, w, spec, xp=xp, pads=takes)
+    return algorithm(x, w, spec, xp=xp, pads=takes)
 
 
 def _run(
@@ -270,8 +273,8 @@ def _chunked(
 
     The algorithm's temporaries (its ``workspace_bytes``) stay under
     ``min(budget, in + out bytes)``: the memory budget, and never more than the
-    arrays the call reads and writes (issue 5's rule: peak extra memory at most twice
-    the input and output). A chunk of output rows ``[r0, r1)`` along the first
+    arrays the call reads and writes (peak extra memory at most twice the input and
+    output). A chunk of output rows ``[r0, r1)`` along the first
     spatial axis reads input rows ``[r0 * s, (r1 - 1) * s + (k - 1) * d + 1)`` of the
     padded input. Chunks are written into one preallocated result where the library
     allows it, else concatenated. The filters are prepared once for every chunk

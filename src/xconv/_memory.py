@@ -25,8 +25,8 @@ def temporaries_cap(
 
     ``min(budget, input + output bytes)`` for the padded input and the result in the
     compute dtype: the memory budget, and never more than the arrays the call reads
-    and writes (issue 5's rule: peak extra memory at most twice the input and
-    output). :func:`xconv._core.chunked` cuts the work to stay under it, and
+    and writes (peak extra memory at most twice the input and output). The core's
+    chunking (``xconv._core._chunked``) cuts the work to stay under it, and
     :func:`check_memory` counts it.
     """
     return min(budget, itemsize * (math.prod(in_shape) + math.prod(out_shape)))

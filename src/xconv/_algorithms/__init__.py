@@ -63,8 +63,9 @@ class Algorithm:
     #: or inf would spread beyond its receptive field, so ``auto`` picks the method only
     #: for finite data.
     mixes_values: bool = False
-    #: Takes the unpadded input and the zero pads (the library's own convolution pads
-    #: what it can itself): the core then makes no padded copy for it.
+    #: ``run`` also takes ``pads=``, the zero pads it applies itself (the library's own
+    #: convolution, as much as :func:`xconv._backend.native_pads` says): the core then
+    #: passes it the unpadded input, and makes no padded copy for it.
     pads_itself: bool = False
     #: Runs depthwise filters (``C/g == 1``) on host threads
     #: (:func:`xconv._backend.host_threads`): the core copies the padded input on them too.
