@@ -22,7 +22,8 @@ extensions = [
     "numpydoc",
     "myst_parser",
     "sphinx_copybutton",
-    "xconv_docs",  # docs/_ext: tables measured or queried from the code at build time
+    "xconv_docs",  # docs/_ext: tables queried from the code at build time
+    "xconv_benchmarks",  # docs/_ext: the benchmark reports laid out for the pages
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "_generated/*.md"]
