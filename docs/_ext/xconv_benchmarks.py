@@ -104,6 +104,7 @@ def _plot_speed(results: dict[str, Any], path: Path) -> bool:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.patches import Patch
     except ImportError:
         return False
     cases = [c for c in results["cases"] if c["op"] != "signal"]
@@ -129,27 +130,32 @@ def _plot_speed(results: dict[str, Any], path: Path) -> bool:
     rows = [cases[i : i + CASES_PER_ROW] for i in range(0, len(cases), CASES_PER_ROW)]
     ratios = [r["ratio"] for c in cases for r in c["candidates"] if r.get("ratio")]
     ylim = (min(ratios) / 1.5, max(ratios) * 1.5)
-    fig, axes = plt.subplots(len(rows), 1, figsize=(10, 2.9 * len(rows) + 1.3), squeeze=False)
-    width = 0.85 / len(keys)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(10, 2.9 * len(rows) + 1.0), squeeze=False)
+    most = max(
+        sum(1 for r in c["candidates"] if r.get("ratio") and r["key"] in keys) for c in cases
+    )
+    width = 0.85 / most
     handles: dict[str, Any] = {}
     for ax, row in zip(axes[:, 0], rows, strict=True):
-        for j, key in enumerate(keys):
-            xs, ys = [], []
-            for i, c in enumerate(row):
-                r = next((r for r in c["candidates"] if r["key"] == key), None)
-                if r and r.get("ratio"):
-                    xs.append(i - 0.425 + width * (j + 0.5))
-                    ys.append(r["ratio"])
+        for i, c in enumerate(row):
+            ratio = {r["key"]: r["ratio"] for r in c["candidates"] if r.get("ratio")}
+            present = [k for k in keys if k in ratio]
+            for j, key in enumerate(present):  # the case's bars, centred on its tick
+                auto = key.endswith(" auto")
+                ax.bar(
+                    i + width * (j - (len(present) - 1) / 2),
+                    ratio[key],
+                    width,
+                    color=colors[key],
+                    edgecolor="k" if auto else "none",
+                    linewidth=0.7 if auto else 0,
+                )
+        for key in keys:
             auto = key.endswith(" auto")
-            bars = ax.bar(
-                xs,
-                ys,
-                width,
-                color=colors[key],
-                edgecolor="k" if auto else "none",
-                linewidth=0.7 if auto else 0,
+            handles.setdefault(
+                LABELS.get(key, key),
+                Patch(facecolor=colors[key], edgecolor="k" if auto else "none"),
             )
-            handles.setdefault(LABELS.get(key, key), bars)
         for i, c in enumerate(row):
             if c.get("target"):
                 line = ax.hlines(c["target"], i - 0.45, i + 0.45, colors="crimson",
@@ -178,7 +184,7 @@ def _plot_speed(results: dict[str, Any], path: Path) -> bool:
         fontsize=9,
         frameon=False,
     )
-    fig.tight_layout(rect=(0, 0, 1, 1 - 1.25 / fig.get_figheight()))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.95 / fig.get_figheight()))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
@@ -276,7 +282,7 @@ def write_benchmark_results() -> str:
     parts = []
     if "results.md" in reports:
         parts.append(_speed(reports.pop("results.md")))
-    gpu = [(n, reports.pop(n)) for n in sorted(reports) if n.startswith("gpu")]
+    gpu = [(n, reports.pop(n)) for n in sorted(reports, key=len) if n.startswith("gpu")]
     for name, title in TITLES.items():
         if name == "gpu.md" and gpu:
             parts.append(_gpu(gpu))
@@ -322,11 +328,17 @@ def split_accuracy(text: str) -> str:
             out.extend(table)
         table.clear()
 
+    text = text.replace(
+        "Each cell: **max / median** over",
+        "Two tables per case, the **largest** and the **median**\nover",
+    )
     for line in text.splitlines():
         if line.startswith("|"):
             table.append(line)
             continue
         flush()
+        if m := re.match(r"(## )([\w-]+): (.*)$", line):
+            line = f"{m.group(1)}{m.group(3)} (`{m.group(2)}`)"
         out.append(line)
     flush()
     return "\n".join(out)
