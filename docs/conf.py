@@ -79,6 +79,6 @@ html_theme_options = {
 # no left sidebar on the single pages (it would be empty); the API keeps its section list
 _SINGLE_PAGES = ["index", "getting-started", "user-guide", "dask", "coming-from", "backends"]
 html_sidebars: dict[str, list[str]] = {
-    p: [] for p in [*_SINGLE_PAGES, "benchmarks", "numerics", "decisions"]
+    p: [] for p in [*_SINGLE_PAGES, "benchmarks", "numerics", "decisions", "measurements"]
 }
 html_static_path: list[str] = []
