@@ -81,4 +81,5 @@ _SINGLE_PAGES = ["index", "getting-started", "user-guide", "dask", "coming-from"
 html_sidebars: dict[str, list[str]] = {
     p: [] for p in [*_SINGLE_PAGES, "benchmarks", "numerics", "decisions", "measurements"]
 }
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["xconv.css"]
