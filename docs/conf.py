@@ -22,7 +22,8 @@ extensions = [
     "numpydoc",
     "myst_parser",
     "sphinx_copybutton",
-    "xconv_docs",  # docs/_ext: tables measured or queried from the code at build time
+    "xconv_docs",  # docs/_ext: tables queried from the code at build time
+    "xconv_benchmarks",  # docs/_ext: the benchmark reports laid out for the pages
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "_generated/*.md"]
@@ -78,6 +79,7 @@ html_theme_options = {
 # no left sidebar on the single pages (it would be empty); the API keeps its section list
 _SINGLE_PAGES = ["index", "getting-started", "user-guide", "dask", "coming-from", "backends"]
 html_sidebars: dict[str, list[str]] = {
-    p: [] for p in [*_SINGLE_PAGES, "benchmarks", "numerics", "decisions"]
+    p: [] for p in [*_SINGLE_PAGES, "benchmarks", "numerics", "decisions", "measurements"]
 }
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["xconv.css"]

@@ -4,17 +4,13 @@
   build time, its devices and fast paths (asked of :mod:`xconv._backend`), and which
   method runs which dtype (each cell is a real 2-d convolution on that library, checked
   against a float64 NumPy result; a refusal shows as a dash).
-- ``.. xconv-timings::`` — the getting-started page's table: the naive NumPy loop
-  against xconv on NumPy and torch (and CuPy on a GPU), timed while the docs build.
-- ``_generated/benchmark-results.md`` — the benchmarks page's include: the tables and
-  charts of ``benchmarks/results/`` when they exist, a plain statement when they do not.
+- a check that ``api.rst`` lists every public name.
+
+The benchmarks page and the accuracy tables come from ``xconv_benchmarks``.
 """
 
 from __future__ import annotations
 
-import datetime
-import platform
-import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,12 +27,11 @@ from xconv import _backend
 from xconv._algorithms import ALGORITHMS
 
 DOCS = Path(__file__).resolve().parent.parent
-RESULTS = DOCS.parent / "benchmarks" / "results"
-GENERATED = DOCS / "_generated"
 logger = logging.getLogger(__name__)
 
 DTYPES = ("int32", "float16", "bfloat16", "float32", "float64", "complex64")
 CHECK_MARK, REFUSED = "\u2713", "\u2013"  # check mark, en dash
+NO_DTYPE = "n/a"  # the library has no such dtype
 
 
 def list_table(header: Sequence[str], rows: Sequence[Sequence[str]], **options: str) -> list[str]:
@@ -65,26 +60,44 @@ class _TableDirective(SphinxDirective):
 # --- backends page ---------------------------------------------------------------------
 
 
-def _dtype(xp: Any, name: str) -> Any:
-    return getattr(xp, name, None)
+def _dtype(xp: Any, from_numpy: Callable[[Any], Any], name: str) -> Any:
+    """The library's dtype called ``name``, or None when the library has no such dtype.
+
+    Asks the namespace first; a namespace may lack a name its library supports (the
+    Dask namespace has no ``float16``), so NumPy's dtype of that name is tried next.
+    """
+    dtype = getattr(xp, name, None)
+    if dtype is None and hasattr(np, name):
+        try:
+            dtype = from_numpy(np.zeros(1, dtype=name)).dtype
+        except Exception:  # the library cannot hold that dtype
+            return None
+    return dtype
 
 
 def _cell(from_numpy: Callable[[Any], Any], method: str, dtype_name: str) -> str:
-    """Run one small convolution; "✓" when it agrees with float64 NumPy, else why not."""
+    """Run one small convolution; "✓" when it agrees with float64 NumPy, else why not.
+
+    A dash only when xconv itself refused the call. The result is cast to float32 (or
+    complex64) in its own library before the host copy: NumPy has no bfloat16.
+    """
     rng = np.random.default_rng(0)
     x64 = rng.integers(-3, 4, (1, 6, 6, 2)).astype(np.float64)
     w64 = rng.integers(-3, 4, (3, 3, 2, 2)).astype(np.float64)
     probe = from_numpy(np.zeros(1, np.float32))
     xp = _backend.namespace(input=probe)
-    dtype = _dtype(xp, dtype_name)
+    dtype = _dtype(xp, from_numpy, dtype_name)
     if dtype is None:
-        return REFUSED
+        return NO_DTYPE
     x = xp.astype(from_numpy(x64), dtype)
     w = xp.astype(from_numpy(w64), dtype)
     try:
-        y = _backend.to_numpy(_backend.finish(xconv.conv2d(x, w, 1, "SAME", method=method)))
+        y = xconv.conv2d(x, w, 1, "SAME", method=method)
     except (TypeError, ValueError):
         return REFUSED
+    # small integer values: float32 holds every result exactly
+    wide = xp.complex64 if dtype_name.startswith("complex") else xp.float32
+    y = _backend.to_numpy(xp.astype(y, wide))
     expected = xconv.conv2d(x64, w64, 1, "SAME", method="einsum")
     ok = np.allclose(np.asarray(y, dtype=np.complex128), expected, atol=0.5)
     return CHECK_MARK if ok else "wrong result"
@@ -131,75 +144,6 @@ class Capabilities(_TableDirective):
         return out
 
 
-# --- getting-started page ----------------------------------------------------------------
-
-
-class Timings(_TableDirective):
-    """The seed's three cases: naive loop vs xconv on each library present (CPU and GPU)."""
-
-    def lines(self) -> list[str]:
-        from xconv.__main__ import _best_time, naive_conv2d
-
-        rng = np.random.default_rng(0)
-        cases = [
-            ("single channel, 64x64, 3x3", (1, 64, 64, 1), (3, 3, 1, 1), 1, 0),
-            ("padding 1 and stride 2", (1, 64, 64, 1), (3, 3, 1, 1), 2, 1),
-            ("multichannel 2x32x32x8 -> 16", (2, 32, 32, 8), (3, 3, 8, 16), 2, 1),
-        ]
-        libs = [(n, d, f) for n, d, f in _backends() if n in ("numpy", "torch", "cupy")]
-        header = ["case", "naive loop", *(f"xconv on {n} ({d})" for n, d, _ in libs)]
-        rows = []
-        for label, xs, ws, stride, pad in cases:
-            x = rng.standard_normal(xs).astype(np.float32)
-            w = rng.standard_normal(ws).astype(np.float32)
-            t_loop = _best_time(lambda x=x, w=w, s=stride, p=pad: naive_conv2d(x, w, s, p), 1)
-            cells = [label, f"{t_loop * 1e3:.1f} ms"]
-            for _, _, f in libs:
-                xb, wb = f(x), f(w)
-                t = _best_time(
-                    lambda xb=xb, wb=wb, s=stride, p=pad: _backend.finish(
-                        xconv.conv2d(xb, wb, s, [(p, p), (p, p)])
-                    ),
-                    5,
-                )
-                cells.append(f"{t * 1e3:.2f} ms ({t_loop / t:.0f}x)")
-            rows.append(cells)
-        when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        note = (
-            f"Measured while this page was built ({when}, {platform.machine()}, "
-            f"Python {platform.python_version()}; best of 5 calls, the loop once)."
-        )
-        return [*list_table(header, rows), note, ""]
-
-
-# --- benchmarks page ---------------------------------------------------------------------
-
-
-def write_benchmark_include(app: Sphinx) -> None:
-    """``_generated/benchmark-results.md``: ``benchmarks/results`` or a plain statement."""
-    GENERATED.mkdir(exist_ok=True)
-    for old in GENERATED.glob("*.png"):
-        old.unlink()
-    parts = []
-    for md in sorted(RESULTS.glob("*.md")) if RESULTS.is_dir() else []:
-        text = md.read_text()
-        # the reports' own titles become sections of this page
-        text = "\n".join("#" + ln if ln.startswith("#") else ln for ln in text.splitlines())
-        parts.append(f"## `{md.name}`\n\n{text}\n")
-    pngs = sorted(RESULTS.glob("*.png")) if RESULTS.is_dir() else []
-    for png in pngs:
-        shutil.copy(png, GENERATED / png.name)
-        parts.append(f"![{png.stem}](/_generated/{png.name})\n")
-    if not parts:
-        parts = [
-            "```{note}\nNo benchmark results are in this checkout: `benchmarks/results/` "
-            "is missing or empty, so there are no tables or charts to show. Run "
-            "`nox -s bench` (or `python -m xconv bench --out benchmarks/results`) and "
-            "rebuild the docs.\n```\n"
-        ]
-    (GENERATED / "benchmark-results.md").write_text("\n".join(parts))
-
-
 def check_api_page(app: Sphinx) -> None:
     """Warn (an error under ``-W``) when api.rst misses a name of ``xconv.__all__``."""
     listed = set((DOCS / "api.rst").read_text().split())
@@ -211,6 +155,4 @@ def check_api_page(app: Sphinx) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", check_api_page)
     app.add_directive("xconv-capabilities", Capabilities)
-    app.add_directive("xconv-timings", Timings)
-    app.connect("builder-inited", write_benchmark_include)
     return {"parallel_read_safe": True, "version": xconv.__version__}
