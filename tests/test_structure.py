@@ -12,9 +12,11 @@ form a cycle with an ``__init__`` that imports it). Imports under
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -220,3 +222,26 @@ def test_no_module_level_import_of_optional_libraries(name: str) -> None:
         t.split(".")[0] for t in imported_modules(name, path, functions=False)
     } & LAZY_LIBRARIES
     assert eager == set()
+
+
+# ------------------------------------------------ the backend layer's capabilities record
+
+#: The library each test backend's namespace belongs to.
+LIBRARY_OF_BACKEND = {"torch_cuda": "torch"}
+
+
+def test_capabilities_once_per_namespace(library: object, xp: ModuleType) -> None:
+    """One frozen record per namespace, consistent with the layer's own questions."""
+    from xconv import _backend
+
+    caps = _backend.capabilities(xp)
+    assert _backend.capabilities(xp) is caps
+    assert caps.library == LIBRARY_OF_BACKEND.get(str(library), str(library))
+    assert _backend.library(xp) == caps.library
+    assert _backend.has_strided_views(xp) is caps.strided_views
+    assert _backend.has_einsum(xp) is caps.einsum
+    assert _backend.supports_inplace(xp, xp.zeros(1)) is caps.inplace
+    assert (_backend.native_unsupported(xp, 2, xp.float32) is None) is caps.native_conv
+    assert caps.lazy is (caps.library == "dask")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        caps.einsum = not caps.einsum  # type: ignore[misc]
