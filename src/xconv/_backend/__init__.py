@@ -43,13 +43,12 @@ from .inplace import copy_into, product_into, supports_inplace
 from .libraries import Capabilities, capabilities, has_einsum, has_strided_views, library
 from .memory import memory_limit
 from .native import native_conv, native_pads, native_unsupported
-from .products import PRODUCTS_CHUNK, contract, contraction_dtype, matmul
+from .products import contract, contraction_dtype, matmul
 from .staging import staged
 from .threads import THREADS_ENV, host_threads, parallel
 from .windows import sliding_windows
 
 __all__ = [
-    "PRODUCTS_CHUNK",
     "THREADS_ENV",
     "Capabilities",
     "FFTFunctions",
