@@ -9,7 +9,7 @@
 - ``channels``: dense 3x3 with few channels (C → C, C = 1 → 128): where ``gemm``
   overtakes ``shift`` (and ``winograd`` where it exists).
 - ``depthwise``: depthwise 3x3, C = 1 → 256 channels: ``shift`` vs ``gemm``/``einsum``.
-- ``scaling`` (issue 5, acceptance 3): a dense 3x3 layer over batch 1 → 32 and a
+- ``scaling``: a dense 3x3 layer over batch 1 → 32 and a
   single-channel 5x5 over image sizes 256² → 8192², time against work on log-log axes
   for xconv ``auto`` and TensorFlow, with the fitted slope (1 = linear growth).
 

@@ -1,4 +1,4 @@
-"""Out-of-core convolution on a ``dask.distributed`` LocalCluster (issue 9).
+"""Out-of-core convolution on a ``dask.distributed`` LocalCluster.
 
 ``python benchmarks/dask_ooc.py [--quick] [--side 16384] [--volume 512] [--out DIR]``
 writes ``dask_ooc.json`` (every number) and ``dask_ooc.md`` (the table) to
@@ -138,7 +138,7 @@ def run_numpy_case(case: dict[str, Any], shrink: int) -> dict[str, Any]:
 def markdown(report: dict[str, Any]) -> str:
     """The results as a Markdown table."""
     lines = [
-        "# Out-of-core convolution on Dask (issue 9)",
+        "# Out-of-core convolution on Dask",
         "",
         f"{report['machine']}; LocalCluster: {report['workers']} worker processes x 1 thread, "
         f'{MEMORY_LIMIT // 2**20} MiB memory limit each. float32, `method="auto"`, SAME.',

@@ -1,4 +1,4 @@
-"""GPU benchmark (issue 7): xconv on CuPy and on CUDA torch beside torch's cuDNN and cupyx.
+"""GPU benchmark: xconv on CuPy and on CUDA torch beside torch's cuDNN and cupyx.
 
 Run on a machine with an NVIDIA GPU, CuPy and a CUDA build of torch::
 
@@ -6,7 +6,7 @@ Run on a machine with an NVIDIA GPU, CuPy and a CUDA build of torch::
     python benchmarks/gpu.py --cases 'conv3x3*' --no-out
 
 The cases are the CPU suite's (:mod:`xconv._bench.cases`) plus the dense 3x3 layers at
-batch 32, where issue 7's target is (xconv on CuPy at least 0.7x cuDNN's speed).
+batch 32, where the target is (xconv on CuPy at least 0.7x cuDNN's speed).
 Candidates, all on the same inputs on the GPU:
 
 - ``torch fp32``: ``torch.nn.functional.conv*d`` (cuDNN, channels_last) with TF32 off,

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(
         prog="python benchmarks/run.py",
-        description="xconv vs TensorFlow, torch, JAX, SciPy and the seed loop, in one process.",
+        description="xconv vs TensorFlow, torch, JAX, SciPy and the naive loop, in one process.",
     )
     cli.add_arguments(p, default_out=str(HERE / "results"))
     return cli.run(p.parse_args(argv), [str(Path(__file__).resolve()), *argv])

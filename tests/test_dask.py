@@ -356,3 +356,41 @@ def test_local_cluster() -> None:
     ran = [t for t in stream.data if TASK_PREFIX in str(t["key"])]
     assert len(ran) == y.npartitions
     assert {t["worker"] for t in ran} <= workers
+
+
+def test_by_chunks_splits_only_dask_arrays() -> None:
+    """The core's hook: a Dask array is convolved block by block (a lazy result with the
+    chunked tasks); a NumPy array, and a Dask case with no output, go to ``run`` whole."""
+    from types import SimpleNamespace
+
+    from array_api_compat import array_namespace
+
+    from xconv._dask import by_chunks
+
+    calls: list[tuple[type, tuple[int, ...]]] = []
+
+    def run(x: Any, w: Any, *, xp: Any) -> Any:
+        calls.append((type(x), tuple(x.shape)))
+        return xconv.conv2d(x, w, 1, "VALID")
+
+    spec = SimpleNamespace(strides=(1, 1), dilations=(1, 1), pads=((0, 0), (0, 0)))
+    x_np, w_np = data((2, 9, 7, 2)), data((3, 3, 2, 4), seed=1)
+    expected = xconv.conv2d(x_np, w_np, 1, "VALID")
+
+    y = by_chunks(run, x_np, w_np, spec, xp=array_namespace(x_np))
+    assert calls == [(np.ndarray, (2, 9, 7, 2))]
+    np.testing.assert_allclose(y, expected, rtol=1e-12)
+
+    calls.clear()
+    x = da.from_array(x_np, chunks=(1, 5, 7, 2))
+    y = by_chunks(run, x, da.from_array(w_np), spec, xp=array_namespace(x))
+    assert calls == []  # lazy: nothing ran yet
+    assert conv_tasks(y)
+    np.testing.assert_allclose(y.compute(scheduler="synchronous"), expected, rtol=1e-12)
+    assert {kind for kind, _ in calls} == {np.ndarray}
+    assert len(calls) == 4  # one task per block: 2 images x 2 row blocks
+
+    calls.clear()
+    tiny = da.from_array(data((1, 2, 2, 2)), chunks=1)  # no window fits
+    by_chunks(run, tiny, da.from_array(w_np), spec, xp=array_namespace(tiny))
+    assert calls == [(type(tiny), (1, 2, 2, 2))]

@@ -183,7 +183,6 @@ def test_matmul_by_products(
     b_shape: tuple[int, ...],
     chunk: int,
     rng: np.random.Generator,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """torch on CUDA has no integer matmul: its stand-in wraps like one (int8, mod 2**8).
 
@@ -193,11 +192,12 @@ def test_matmul_by_products(
     torch = pytest.importorskip("torch")
     from xconv import _backend
 
-    monkeypatch.setattr(_backend, "PRODUCTS_CHUNK", chunk)
     a = rng.integers(-128, 128, a_shape).astype(np.int8)
     b = rng.integers(-128, 128, b_shape).astype(np.int8)
     expected = np.matmul(a.astype(np.int64), b.astype(np.int64)).astype(np.int8)
-    got = _backend._matmul_by_products(torch.from_numpy(a), torch.from_numpy(b))
+    got = _backend.products.matmul_by_products(
+        torch.from_numpy(a), torch.from_numpy(b), chunk=chunk
+    )
     assert got.dtype == torch.int8
     np.testing.assert_array_equal(got.numpy(), expected)
 

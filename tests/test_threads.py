@@ -75,8 +75,9 @@ def test_depthwise_tiles_on_host_threads(
     monkeypatch: pytest.MonkeyPatch, multiplier: int, rng: np.random.Generator
 ) -> None:
     """Tiles split over NumPy threads give the reference, bit-equal to one thread."""
-    from xconv import _backend, _padding
+    from xconv import _padding
     from xconv._algorithms import shift
+    from xconv._backend import threads as host
 
     x = rng.standard_normal((2, 23, 19, 6))
     w = rng.standard_normal((3, 3, 6, multiplier))
@@ -85,18 +86,50 @@ def test_depthwise_tiles_on_host_threads(
     )
     monkeypatch.setattr(shift, "TILE_BYTES", 2048)  # many tiles
     monkeypatch.setattr(_padding, "PARALLEL_COPY_ELEMENTS", 0)  # the padded copy too
-    monkeypatch.setattr(_backend, "_cores", lambda: 4)
+    monkeypatch.setattr(host, "cores", lambda: 4)  # more threads than this machine may have
     results = {}
     for threads in ("4", "1"):  # threaded first: fresh arrays may reuse freed memory
-        monkeypatch.setenv(_backend.THREADS_ENV, threads)
-        assert _backend.host_threads(np) == int(threads)
+        monkeypatch.setenv(host.THREADS_ENV, threads)
+        assert host.host_threads(np) == int(threads)
         results[threads] = xconv.depthwise_conv2d(x, w, 1, "SAME", method="shift")
     np.testing.assert_allclose(results["4"], expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(results["4"], results["1"])
 
 
+@pytest.mark.parametrize(
+    ("available", "cap", "expected"),
+    [
+        (8, None, 8),
+        (8, "3", 3),
+        (2, "16", 2),
+        (4, "", 4),
+        (4, " 2 ", 2),
+        (4, "0", 1),
+        (4, "-2", 4),
+        (4, "two", 4),
+        (1, None, 1),
+    ],
+)
+def test_thread_count_follows_the_cap(available: int, cap: str | None, expected: int) -> None:
+    """The usable CPUs, at most the environment's cap when it is a number; at least 1."""
+    from xconv._backend.threads import thread_count
+
+    assert thread_count(available, cap) == expected
+
+
+def test_host_threads_only_on_numpy(xp: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only NumPy splits xconv's own loops over threads; the other libraries run (or
+    offload) their own kernels and get one."""
+    from xconv._backend import threads as host
+
+    monkeypatch.setattr(host, "cores", lambda: 6)
+    monkeypatch.setenv(host.THREADS_ENV, "4")
+    expected = 4 if xconv._backend.library(xp) == "numpy" else 1
+    assert host.host_threads(xp) == expected
+
+
 def test_parallel_raises_a_job_error() -> None:
-    from xconv import _backend
+    from xconv._backend import threads
 
     done: list[int] = []
 
@@ -105,7 +138,7 @@ def test_parallel_raises_a_job_error() -> None:
 
     jobs = [lambda: done.append(1), fail, lambda: done.append(2)]
     with pytest.raises(ZeroDivisionError, match="job"):
-        _backend.parallel(jobs, 3)
+        threads.parallel(jobs, 3)
     assert sorted(done) == [1, 2]  # the other jobs still ran
 
 
@@ -114,7 +147,7 @@ def test_parallel_runs_every_job_once() -> None:
     at most ``threads - 1`` kept helper threads; the same again on a second call."""
     import threading
 
-    from xconv import _backend
+    from xconv._backend import threads
 
     seen: list[tuple[int, int]] = []
 
@@ -123,7 +156,7 @@ def test_parallel_runs_every_job_once() -> None:
 
     for _ in range(2):
         seen.clear()
-        _backend.parallel([lambda i=i: job(i) for i in range(5)], 3)
+        threads.parallel([lambda i=i: job(i) for i in range(5)], 3)
         assert sorted(i for i, _ in seen) == list(range(5))
         assert dict(seen)[0] == threading.get_ident()
         helpers = {ident for i, ident in seen if i > 0}
@@ -136,14 +169,14 @@ def test_parallel_runs_every_job_once() -> None:
 #: jobs; the child exits 0 only if both ran, and SIGALRM ends it if it hangs.
 _FORK_SCRIPT = """
 import os, signal
-from xconv import _backend
-_backend.parallel([lambda: None, lambda: None], 2)
+from xconv._backend import threads
+threads.parallel([lambda: None, lambda: None], 2)
 pid = os.fork()
 if pid == 0:
     signal.alarm(20)
     done = []
     try:
-        _backend.parallel([lambda: done.append(1), lambda: done.append(2)], 2)
+        threads.parallel([lambda: done.append(1), lambda: done.append(2)], 2)
     finally:
         os._exit(0 if sorted(done) == [1, 2] else 1)
 _, status = os.waitpid(pid, 0)
@@ -195,13 +228,14 @@ def test_helper_threads_shared_by_user_threads(
 ) -> None:
     """Depthwise calls from several user threads at once share the kept helper threads
     (each call runs its first share itself): same bits as serial calls, no deadlock."""
-    from xconv import _backend, _padding
+    from xconv import _padding
     from xconv._algorithms import shift
+    from xconv._backend import threads as host
 
     monkeypatch.setattr(shift, "TILE_BYTES", 4096)  # many tiles per call
     monkeypatch.setattr(_padding, "PARALLEL_COPY_ELEMENTS", 0)
-    monkeypatch.setattr(_backend, "_cores", lambda: 3)
-    monkeypatch.setenv(_backend.THREADS_ENV, "3")
+    monkeypatch.setattr(host, "cores", lambda: 3)
+    monkeypatch.setenv(host.THREADS_ENV, "3")
     cases = [
         (rng.standard_normal((2, 21, 17, c)), rng.standard_normal((3, 3, c, m)))
         for c, m in ((5, 1), (3, 2), (8, 1), (1, 1))

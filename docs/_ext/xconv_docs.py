@@ -1,7 +1,7 @@
 """Sphinx extension: the parts of xconv's documentation that come from the code itself.
 
 - ``.. xconv-capabilities::`` — the backends page's tables: every library installed at
-  build time, its devices and fast paths (asked of :mod:`xconv._backend`), and which
+  build time, its devices and fast paths (:func:`xconv._backend.capabilities`), and which
   method runs which dtype (each cell is a real 2-d convolution on that library, checked
   against a float64 NumPy result; a refusal shows as a dash).
 - a check that ``api.rst`` lists every public name.
@@ -23,7 +23,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 import xconv
-from xconv import _backend
+from xconv import _backend, _cli_backends
 from xconv._algorithms import ALGORITHMS
 
 DOCS = Path(__file__).resolve().parent.parent
@@ -97,14 +97,14 @@ def _cell(from_numpy: Callable[[Any], Any], method: str, dtype_name: str) -> str
         return REFUSED
     # small integer values: float32 holds every result exactly
     wide = xp.complex64 if dtype_name.startswith("complex") else xp.float32
-    y = _backend.to_numpy(xp.astype(y, wide))
+    y = _cli_backends.to_numpy(xp.astype(y, wide))
     expected = xconv.conv2d(x64, w64, 1, "SAME", method="einsum")
     ok = np.allclose(np.asarray(y, dtype=np.complex128), expected, atol=0.5)
     return CHECK_MARK if ok else "wrong result"
 
 
 def _backends() -> list[tuple[str, str, Callable[[Any], Any]]]:
-    return [(n, d, f) for n, d, f in _backend.available_backends()]
+    return [(n, d, f) for n, d, f in _cli_backends.available_backends()]
 
 
 class Capabilities(_TableDirective):
@@ -113,21 +113,22 @@ class Capabilities(_TableDirective):
     def lines(self) -> list[str]:
         backends = _backends()
         rows = []
-        for name in _backend.CANDIDATES:
+        for name in _cli_backends.CANDIDATES:
             found = [(d, f) for n, d, f in backends if n == name]
             if not found:
                 rows.append([f"``{name}``", "not installed here", "", "", "", ""])
                 continue
             probe = found[0][1](np.zeros(1, np.float32))
             xp = _backend.namespace(input=probe)
+            caps = _backend.capabilities(xp)
             yes = {True: "yes", False: "no"}
             rows.append(
                 [
                     f"``{name}``",
-                    _backend.version_of(name),
+                    _cli_backends.version_of(name),
                     ", ".join(d for d, _ in found),
-                    "strided view" if _backend.has_strided_views(xp) else "standard ops",
-                    yes[_backend.has_einsum(xp)],
+                    "strided view" if caps.strided_views else "standard ops",
+                    yes[caps.einsum],
                     yes[_backend.native_unsupported(xp, 2, probe.dtype) is None],
                 ]
             )

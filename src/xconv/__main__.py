@@ -1,10 +1,10 @@
 """Command line: ``python -m xconv {info,demo,bench}``.
 
 ``info`` prints versions, backends, devices, the BLAS library and which method
-``method="auto"`` picks for a few typical layers. ``demo`` runs the seed's example — a
-multichannel 2-d convolution with padding and stride — through the classic naive NumPy
-loop and through xconv on every backend present, checks that they agree, and prints a
-table. ``bench`` runs the benchmark suite (xconv beside the peers that are installed).
+``method="auto"`` picks for a few typical layers. ``demo`` runs a multichannel 2-d
+convolution with padding and stride through the classic naive NumPy loop
+(:func:`xconv._naive.naive_conv2d`) and through xconv on every backend present, checks
+that they agree, and prints a table. ``bench`` runs the benchmark suite (xconv beside the peers that are installed).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from . import __version__, _backend, conv2d
+from ._cli_backends import CANDIDATES, available_backends, to_numpy, version_of
+from ._naive import naive_conv2d
 
 #: Typical layers for ``info``'s "auto picks" table: (label, input NHWC / NWC, filters).
 TYPICAL_SHAPES: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = (
@@ -30,25 +32,6 @@ TYPICAL_SHAPES: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = (
     ("15x15 blur, 1 channel, 512x512", (1, 512, 512, 1), (15, 15, 1, 1)),
     ("1-d filter, 101 taps, 10^6 samples", (1, 10**6, 1), (101, 1, 1)),
 )
-
-
-def naive_conv2d(x: np.ndarray, w: np.ndarray, stride: int, pad: int) -> np.ndarray:
-    """The classic answer to "tf.nn.conv2d in NumPy": a loop over pixels and kernels.
-
-    ``x`` is NHWC, ``w`` is HWIO; symmetric zero padding ``pad`` with ``np.pad``.
-    """
-    n, h, wd, _ = x.shape
-    kh, kw, _, o = w.shape
-    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-    oh, ow = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
-    out = np.zeros((n, oh, ow, o), dtype=np.result_type(x, w))
-    for b in range(n):
-        for i in range(oh):
-            for j in range(ow):
-                patch = xp[b, i * stride : i * stride + kh, j * stride : j * stride + kw, :]
-                for k in range(o):
-                    out[b, i, j, k] = np.sum(patch * w[:, :, :, k])
-    return out
 
 
 def _best_time(func: Callable[[], Any], repeat: int) -> float:
@@ -75,14 +58,14 @@ def demo(size: int = 32, channels: int = 8, filters: int = 16, repeat: int = 3) 
     expected = naive_conv2d(x, w, stride, pad)
     rows = [("naive loop", "cpu", t_loop, 1.0, "reference")]
     ok = True
-    for name, device, from_numpy in _backend.available_backends():
+    for name, device, from_numpy in available_backends():
         xb, wb = from_numpy(x), from_numpy(w)
 
         def run(xb: Any = xb, wb: Any = wb) -> Any:
             return _backend.finish(conv2d(xb, wb, stride, [(pad, pad), (pad, pad)]))
 
         t = _best_time(run, repeat)
-        err = float(np.max(np.abs(_backend.to_numpy(run()) - expected)))
+        err = float(np.max(np.abs(to_numpy(run()) - expected)))
         agree = err <= 1e-4 * max(1.0, float(np.max(np.abs(expected))))
         ok &= agree
         rows.append((f"xconv[{name}]", device, t, t_loop / t, f"max |diff| {err:.1e}"))
@@ -97,13 +80,13 @@ def demo(size: int = 32, channels: int = 8, filters: int = 16, repeat: int = 3) 
 def info() -> int:
     """Print versions, backends and devices, the BLAS library and ``auto``'s choices."""
     print(f"xconv {__version__}, Python {platform.python_version()} ({sys.platform})\n")
-    backends = _backend.available_backends()
+    backends = available_backends()
     found: dict[str, list[str]] = {}
     for name, device, _ in backends:
         found.setdefault(name, []).append(device)
     rows = [
-        [name, _backend.version_of(name), ", ".join(found.get(name, [])) or "not installed"]
-        for name in _backend.CANDIDATES
+        [name, version_of(name), ", ".join(found.get(name, [])) or "not installed"]
+        for name in CANDIDATES
     ]
     _table(["library", "version", "devices"], rows)
     print()
@@ -174,8 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_demo = sub.add_parser(
         "demo",
         help="naive loop vs xconv on every backend present",
-        description="The seed's example (a multichannel conv2d with padding and stride): the "
-        "naive NumPy loop against xconv on every backend installed, checked and timed.",
+        description="A multichannel conv2d with padding and stride: the naive NumPy loop "
+        "against xconv on every backend installed, checked and timed.",
     )
     p_demo.add_argument("--size", type=int, default=32, help="image height and width")
     p_demo.add_argument("--repeat", type=int, default=3, help="timed repetitions")

@@ -1,4 +1,4 @@
-"""Dask arrays convolved chunk by chunk with halos (only :mod:`xconv._backend` imports this).
+"""Dask arrays convolved chunk by chunk with halos: :func:`by_chunks`, the core's hook.
 
 By the time :func:`convolve` runs, the core has cast, permuted, dilated and padded the
 whole lazy array with standard operations (the padding, and so the boundary, is part
@@ -17,8 +17,10 @@ padded channels-last array ``(N, *S, C)``. It is split along the chunks:
 - one task per block runs the ordinary in-memory core on the block's own array type
   (NumPy or CuPy) with the filters, one chunk shared by every task.
 
-Nothing imports Dask at module level: :mod:`xconv._backend` imports this module only
-for Dask arrays, and the functions import ``dask.array`` when they run.
+Nothing imports Dask at module level: the functions import ``dask.array`` when they
+run, and :func:`by_chunks` recognises a Dask namespace with array-api-compat's
+``is_dask_namespace`` (which never imports Dask). This module imports nothing else of
+xconv: :mod:`xconv._backend` re-exports :func:`by_chunks`, and the import goes one way.
 """
 
 from __future__ import annotations
@@ -32,10 +34,21 @@ import types
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from ._typing import Array
+import array_api_compat as compat
 
-__all__ = ["MAX_FILTER_BYTES", "TASK_PREFIX", "AxisPlan", "applies", "convolve", "plan_axis"]
+from ._typing import Array, Namespace
+
+__all__ = [
+    "MAX_FILTER_BYTES",
+    "TASK_PREFIX",
+    "AxisPlan",
+    "applies",
+    "by_chunks",
+    "convolve",
+    "plan_axis",
+]
 
 #: Name prefix of the convolution's tasks (one per output block) in the Dask graph.
 TASK_PREFIX = "xconv-conv"
@@ -125,6 +138,21 @@ def applies(x: Array, w: Array, strides: Sequence[int], dilations: Sequence[int]
     )
 
 
+def by_chunks(run: Callable[..., Array], x: Array, w: Array, spec: Any, *, xp: Namespace) -> Array:
+    """``run(x, w, xp=xp)``: a VALID convolution of the padded canonical ``x``.
+
+    On Dask, with filters small enough to copy to every task (:func:`applies`), the
+    convolution runs chunk by chunk with halos and the result is a lazy Dask array
+    (:func:`convolve`: each block is computed by ``run`` on the block's own array
+    type). Everything else, and empty results, call ``run`` on the whole array.
+    ``spec`` gives the strides, dilations and pads (a :class:`~xconv._spec.ConvSpec`).
+    """
+    if compat.is_dask_namespace(xp) and applies(x, w, spec.strides, spec.dilations):
+        lows = tuple(lo for lo, _ in spec.pads)
+        return convolve(run, x, w, spec.strides, spec.dilations, lows)
+    return run(x, w, xp=xp)
+
+
 def convolve(
     run: Callable[..., Array],
     x: Array,
@@ -182,9 +210,7 @@ def convolve(
 
 def _block(run: Callable[..., Array], x: Array, w: Array) -> Array:
     """One task: the in-memory core on a block (NumPy, CuPy, ...) in the block's dtype."""
-    from ._backend import namespace
-
-    xp = namespace(input=x, filters=w)
+    xp = compat.array_namespace(x, w)
     y = run(x, w, xp=xp)
     return y if y.dtype == x.dtype else xp.astype(y, x.dtype)
 

@@ -10,7 +10,7 @@ FLOP count) is derived here once, so that every library computes the same thing.
 - ``"conv"``: ``xconv.conv{1,2,3}d`` / ``tf.nn.convolution``; filters ``(*k, C/g, O)``.
 - ``"depthwise"``: ``xconv.depthwise_conv2d``; filters ``(kh, kw, C, multiplier)``.
 - ``"transpose"``: ``xconv.conv_transpose``; filters ``(*k, out, in)``, ``output_shape``.
-- ``"signal"``: hook for ``xconv.signal`` / ``xconv.ndimage`` beside SciPy (issue 6);
+- ``"signal"``: hook for ``xconv.signal`` / ``xconv.ndimage`` beside SciPy;
   ``func`` names the function, ``baseline`` is ``"scipy"``.
 
 To add a case, append it to :data:`CASES` (or :data:`QUICK_CASES` for the smoke run,
@@ -57,7 +57,7 @@ class Case:
     #: transposed convolution: the output (= forward input) shape, NHWC
     output_shape: tuple[int, ...] | None = None
     dtype: str = "float32"
-    #: median ratio target of xconv ``auto`` over the baseline (issue 5), or None
+    #: median ratio target of xconv ``auto`` over the baseline, or None
     target: float | None = None
     #: the candidate that ratios are taken against
     baseline: str = "tf"
@@ -169,7 +169,7 @@ class Case:
 
     @property
     def io_bytes(self) -> int:
-        """Bytes of input + output (float32): the unit of the memory rule of issue 5."""
+        """Bytes of input + output (float32): the unit of the memory rule."""
         item = 8 if self.dtype == "float64" else 4
         return item * (math.prod(self.input_shape) + math.prod(self.output_shape_nhwc))
 
@@ -246,7 +246,7 @@ _depthwise = functools.partial(_case, "depthwise")
 _transpose = functools.partial(_case, "transpose", strides=2)
 _quick = functools.partial(_case, group="quick")
 
-#: The cases of issue 5 (ResNet/MobileNet layers, images, audio, video) and issue 4 (DCGAN).
+#: The cases: ResNet/MobileNet layers, images, audio, video, and DCGAN's transposed conv.
 CASES: list[Case] = [
     _conv("stem", "ResNet-50 stem 7x7/2", (1, 224, 224, 3), (7, 7, 3, 64), strides=2, target=0.8),
     _conv("conv3x3-56", "3x3, 56²x64→64", (8, 56, 56, 64), (3, 3, 64, 64), target=1.0),
@@ -304,7 +304,7 @@ QUICK_CASES: list[Case] = [
 def _signal_case(
     name: str, title: str, shape: tuple[int, ...], k: int, funcs: tuple[str, ...]
 ) -> Case:
-    """A SciPy-API case (issue 6): ``mode="same"`` on a ``shape`` signal, ``k``-tap kernel."""
+    """A SciPy-API case: ``mode="same"`` on a ``shape`` signal, ``k``-tap kernel."""
     kshape = (k,) * len(shape)
     return Case(
         name,
@@ -327,7 +327,7 @@ def _signal_case(
 _SIGNAL_2D = ("convolve", "fftconvolve", "oaconvolve", "convolve2d", "ndimage.convolve")
 _SIGNAL_1D = ("convolve", "fftconvolve", "oaconvolve", "ndimage.convolve")
 
-#: Hook for issue 6 ([signal]): SciPy's API on xconv beside SciPy. Not in the default
+#: Hook for ``xconv.signal``: SciPy's API on xconv beside SciPy. Not in the default
 #: run until ``xconv.signal`` exists (select them with ``--cases 'sig-*'``); the
 #: adapter is :class:`xconv._bench.peers.SignalAdapter`. SciPy's direct methods are slow
 #: on the large kernels: the suite caps slow candidates (see ``timing.SLOW_S``).
@@ -344,7 +344,7 @@ def all_cases() -> list[Case]:
 
 
 def signal_available() -> bool:
-    """Whether xconv has its SciPy-style ``signal`` module yet (issue 6)."""
+    """Whether xconv has its SciPy-style ``signal`` module."""
     import importlib.util
 
     return importlib.util.find_spec("xconv.signal") is not None

@@ -11,7 +11,7 @@ Peers (same inputs, same process): TensorFlow (``tf.nn``), PyTorch
 (``torch.nn.functional.conv*`` on ``channels_last`` tensors), JAX
 (``lax.conv_general_dilated``, jitted), SciPy (``signal.fftconvolve`` /
 ``oaconvolve`` / ``ndimage.correlate`` where the case is single-channel or a
-per-channel blur), and the seed's naive loop (timed on a slice, extrapolated by the
+per-channel blur), and the naive loop of :mod:`xconv._naive` (timed on a slice, extrapolated by the
 number of inner iterations). xconv: every method in ``xconv._algorithms.ALGORITHMS``
 plus ``auto`` on NumPy input, and ``auto`` on the other backends asked for.
 """
@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import to_numpy as host_copy
+from .._cli_backends import to_numpy as host_copy
+from .._naive import naive_conv2d as naive
 from .cases import Case
 
 __all__ = ["Candidate", "build_candidates", "make_inputs", "xconv_methods"]
@@ -38,13 +39,13 @@ class Candidate:
 
     key: str
     library: str  # for pauses between libraries: "numpy", "tensorflow", "torch", "jax"
-    kind: str  # "peer", "xconv", "seed"
+    kind: str  # "peer", "xconv", "naive"
     run: Callable[[], Any] | None = None
     #: output -> channels-last NumPy array, for the agreement check (None: not checked)
     to_numpy: Callable[[Any], np.ndarray] | None = None
     #: "tracemalloc" (NumPy allocations), "rss" or None (not measured)
     memory: str | None = None
-    #: the seed loop runs on a slice: its time is multiplied by this
+    #: the naive loop runs on a slice: its time is multiplied by this
     scale: float = 1.0
     #: key of the candidate this one is compared with, if not the case's baseline
     versus: str | None = None
@@ -274,11 +275,11 @@ def scipy_candidates(case: Case, x: np.ndarray, w: np.ndarray) -> list[Candidate
     return out
 
 
-# --- the seed's loop ----------------------------------------------------------------
+# --- the naive loop ---------------------------------------------------------------
 
 
-def seed_candidate(case: Case, x: np.ndarray, w: np.ndarray) -> Candidate | None:
-    """The seed's loop on a slice (1 image, a few rows, columns and output channels).
+def naive_candidate(case: Case, x: np.ndarray, w: np.ndarray) -> Candidate | None:
+    """The naive loop on a slice (1 image, a few rows, columns and output channels).
 
     Its time is extrapolated by ``full iterations / slice iterations``, where one
     iteration is one (output pixel, output channel): the loop's cost per iteration does
@@ -287,11 +288,9 @@ def seed_candidate(case: Case, x: np.ndarray, w: np.ndarray) -> Candidate | None
     if case.op != "conv" or case.rank not in (1, 2):
         return None
     if case.channels[2] != 1 or case.dilations != 1:
-        return _na("seed loop", "numpy", "seed", "the seed loop has no groups or dilation")
+        return _na("naive loop", "numpy", "naive", "the naive loop has no groups or dilation")
     if case.rank == 1:  # a 1-d conv is a 2-d conv of height 1
         x, w = x[:, None], w[None]
-    from ..__main__ import naive_conv2d as naive
-
     s = case.strides
     pad = case.pads[-1][0]
     kh, kw = w.shape[:2]
@@ -305,9 +304,9 @@ def seed_candidate(case: Case, x: np.ndarray, w: np.ndarray) -> Candidate | None
         return naive(xs, ws, s, pad)
 
     return Candidate(
-        "seed loop",
+        "naive loop",
         "numpy",
-        "seed",
+        "naive",
         run,
         None,
         None,
@@ -388,7 +387,7 @@ def xconv_candidates(
     return out
 
 
-# --- signal (issue 6) ---------------------------------------------------------------
+# --- signal: xconv.signal / xconv.ndimage beside SciPy ---------------------------------------------------------------
 
 
 def signal_candidates(
@@ -469,7 +468,7 @@ def build_candidates(
     w: np.ndarray,
     *,
     backends: Sequence[str] = ("numpy", "torch"),
-    peers: Sequence[str] = ("tf", "torch", "jax", "scipy", "seed"),
+    peers: Sequence[str] = ("tf", "torch", "jax", "scipy", "naive"),
     other_methods: Sequence[str] = ("auto",),
 ) -> list[Candidate]:
     """Every candidate for ``case``: the peers first, then xconv per backend and method."""
@@ -484,10 +483,10 @@ def build_candidates(
         out.append(jax_candidate(case, x, w))
     if "scipy" in peers:
         out.extend(scipy_candidates(case, x, w))
-    if "seed" in peers:
-        seed = seed_candidate(case, x, w)
-        if seed is not None:
-            out.append(seed)
+    if "naive" in peers:
+        loop = naive_candidate(case, x, w)
+        if loop is not None:
+            out.append(loop)
     for backend in backends:
         methods = xconv_methods() if backend == "numpy" else list(other_methods)
         out.extend(xconv_candidates(case, x, w, backend, methods))

@@ -77,7 +77,7 @@ def _probe(
 
     Each candidate first runs once on a slice of the input (:meth:`Case.probe`); where
     that time, scaled by the ratio of output positions, exceeds ``PROBE_LIMIT_S``, the
-    candidate is timed on the slice and its time extrapolated (like the seed loop's).
+    candidate is timed on the slice and its time extrapolated (like the naive loop's).
     Only large cases are probed.
     """
     probe = case.probe() if case.flops >= PROBE_MIN_FLOPS else None
@@ -89,12 +89,12 @@ def _probe(
         for c in build_candidates(
             small, x[index], w, backends=backends, peers=peers, other_methods=other_methods
         )
-        if c.run is not None and not c.na and c.kind != "seed"
+        if c.run is not None and not c.na and c.kind != "naive"
     }
     result = []
     for c in candidates:
         s = small_candidates.get(c.key)
-        if s is not None and s.run is not None and c.kind != "seed":
+        if s is not None and s.run is not None and c.kind != "naive":
             try:
                 _, t = timer.first_call(s.run, s.library)
                 if t * scale > PROBE_LIMIT_S:  # again, without compilation and warm-up
@@ -125,7 +125,7 @@ def run_case(
     *,
     sgemm_peak: float,
     backends: Sequence[str] = ("numpy", "torch"),
-    peers: Sequence[str] = ("tf", "torch", "jax", "scipy", "seed"),
+    peers: Sequence[str] = ("tf", "torch", "jax", "scipy", "naive"),
     other_methods: Sequence[str] = ("auto",),
     memory: bool = True,
     log: Callable[[str], None] = print,
@@ -232,7 +232,7 @@ def run_suite(
     *,
     quick: bool = False,
     backends: Sequence[str] = ("numpy", "torch"),
-    peers: Sequence[str] = ("tf", "torch", "jax", "scipy", "seed"),
+    peers: Sequence[str] = ("tf", "torch", "jax", "scipy", "naive"),
     other_methods: Sequence[str] = ("auto",),
     blocks: int | None = None,
     out: str | Path | None = None,
@@ -252,7 +252,7 @@ def run_suite(
         Array libraries xconv runs on: every method on ``"numpy"``, ``other_methods``
         on the others (``"torch"``, ``"jax"``).
     peers
-        Which peers to run: ``"tf"``, ``"torch"``, ``"jax"``, ``"scipy"``, ``"seed"``.
+        Which peers to run: ``"tf"``, ``"torch"``, ``"jax"``, ``"scipy"``, ``"naive"`` (the naive loop).
     blocks
         Timing blocks per case (default 3, 1 with ``quick``).
     out
@@ -520,12 +520,12 @@ def format_markdown(results: dict[str, Any]) -> str:
         "between libraries, median over blocks of the median inside a block; a candidate "
         f"whose first call takes more than {s['slow_s']} s is called once (that call is "
         "its time; memory not measured); in large cases a candidate estimated at more than "
-        f"{PROBE_LIMIT_S:g} s per call is timed on a slice and extrapolated, like the seed "
+        f"{PROBE_LIMIT_S:g} s per call is timed on a slice and extrapolated, like the naive "
         "loop. GFLOP/s = 2·N·out·K·C_in/g·C_out / time (direct work, also for FFT "
         "methods); x TF > 1 is faster than TensorFlow. Peak extra memory: tracemalloc for "
         "NumPy allocations (includes the output); '(rss)' = resident-set peak above the "
         "level before the call (approximate). 'auto temp / (in+out)' = (peak - output) / "
-        "(input + output bytes); issue 5 asks for ≤ 2.",
+        "(input + output bytes); the memory target is ≤ 2.",
         "",
         *(
             [
@@ -576,7 +576,7 @@ def plot_ratios(results: dict[str, Any], path: Path) -> bool:
     if not cases or not keys:
         return False
     # peers in fixed colours, xconv methods along a colour map, auto outlined
-    fixed = {"torch": "#ee4c2c", "jax": "#5e97f6", "seed loop": "#9e9e9e"}
+    fixed = {"torch": "#ee4c2c", "jax": "#5e97f6", "naive loop": "#9e9e9e"}
     xconv_keys = [k for k in keys if k.startswith("xconv")]
     cmap = plt.get_cmap("viridis")
     scipy_shades = iter(["#8c564b", "#c49c94", "#e7cb94", "#bd9e39"])
@@ -616,7 +616,7 @@ def plot_ratios(results: dict[str, Any], path: Path) -> bool:
             colors="crimson",
             linestyles="--",
             lw=1.2,
-            label="target for auto (issue 5)" if n == 0 else "_nolegend_",
+            label="target for auto" if n == 0 else "_nolegend_",
         )
     ax.axhline(1.0, color="k", lw=0.8)
     ax.set_yscale("log")

@@ -1,6 +1,6 @@
 """The timing protocol, memory measurement and machine description.
 
-Protocol (issue 5): these machines are noisy and OpenBLAS's threads spin for 0.1-0.2 s
+Protocol: these machines are noisy and OpenBLAS's threads spin for 0.1-0.2 s
 after each GEMM, slowing whatever runs next. So: every candidate is set up outside the
 timed call (inputs converted, JAX functions compiled) and run once untimed; then the
 candidates are timed in ``blocks``, the order alternating between blocks (forward,
@@ -11,7 +11,7 @@ before and after every case, and NumPy's own sgemm peak once per run, so that th
 throughput of each case can be put in proportion to what the machine's BLAS gives.
 
 Memory: for candidates whose allocations NumPy reports to :mod:`tracemalloc` (xconv on
-NumPy, SciPy, the seed loop), the peak of traced bytes during one call; for everything
+NumPy, SciPy, the naive loop), the peak of traced bytes during one call; for everything
 else, the peak resident-set size above the level before the call, sampled every
 millisecond from ``/proc/self/statm`` (approximate: allocators keep freed memory). Both
 include the output array.

@@ -1,0 +1,87 @@
+"""The only package that touches backend-specific functions.
+
+Everything else in xconv is written against the standard namespace ``xp``. This layer
+offers a few primitives with fast paths where a library has them and a fallback in
+standard operations only, one module per concern:
+
+- :mod:`~xconv._backend.libraries` — which library is behind a namespace and what it
+  can do: :func:`capabilities` (a frozen :class:`Capabilities`, built once per
+  namespace), :func:`library`, :func:`has_strided_views`, :func:`has_einsum`;
+- :mod:`~xconv._backend.arrays` — :func:`namespace` (the caller's namespace, with clear
+  ``TypeError``\\ s), :func:`device`, :func:`on_accelerator`, :func:`is_dense`,
+  :func:`zero_size`, :func:`all_finite`, :func:`finish`;
+- :mod:`~xconv._backend.windows` — :func:`sliding_windows`: a read-only strided view on
+  NumPy, CuPy and torch; strided slices + ``stack`` elsewhere;
+- :mod:`~xconv._backend.products` — :func:`contract` (``einsum`` where the library has
+  one, else a batched ``matmul``), :func:`matmul`, :func:`contraction_dtype`;
+- :mod:`~xconv._backend.native` — ``method="native"``: torch's and JAX's own
+  convolutions (:func:`native_conv`, :func:`native_pads`, :func:`native_unsupported`);
+- :mod:`~xconv._backend.inplace` — :func:`supports_inplace`, :func:`copy_into`,
+  :func:`product_into`, which write only into xconv's own fresh temporaries;
+- :mod:`~xconv._backend.threads` — :func:`host_threads` and :func:`parallel` on kept
+  helper threads;
+- :mod:`~xconv._backend.staging` — :func:`staged`: whole algorithms as one ``jax.jit``
+  program;
+- :mod:`~xconv._backend.fft` — :func:`fft_namespace`: ``scipy.fft`` on every core for
+  NumPy arrays when SciPy is installed, else the library's ``fft`` extension;
+- :mod:`~xconv._backend.memory` — :func:`memory_limit` where an array lives.
+
+:func:`by_chunks`, the Dask hook of the core's pipeline, lives in :mod:`xconv._dask`
+and is re-exported here. Library checks use array-api-compat's ``is_*_namespace``
+helpers, which never import a library that the caller has not imported; no module
+here imports cupy, torch, jax, dask or scipy at module level. Nothing here moves data
+to the host.
+"""
+
+from __future__ import annotations
+
+from .._dask import by_chunks
+from . import products, staging, threads
+from .arrays import all_finite, device, finish, is_dense, namespace, on_accelerator, zero_size
+from .fft import FFTFunctions, fft_namespace
+from .inplace import copy_into, product_into, supports_inplace
+from .libraries import Capabilities, capabilities, has_einsum, has_strided_views, library
+from .memory import memory_limit
+from .native import native_conv, native_pads, native_unsupported
+from .products import contract, contraction_dtype, matmul
+from .staging import staged
+from .threads import THREADS_ENV, host_threads, parallel
+from .windows import sliding_windows
+
+__all__ = [
+    "THREADS_ENV",
+    "Capabilities",
+    "FFTFunctions",
+    "all_finite",
+    "by_chunks",
+    "capabilities",
+    "contract",
+    "contraction_dtype",
+    "copy_into",
+    "device",
+    "fft_namespace",
+    "finish",
+    "has_einsum",
+    "has_strided_views",
+    "host_threads",
+    "is_dense",
+    "library",
+    "matmul",
+    "memory_limit",
+    "namespace",
+    "native_conv",
+    "native_pads",
+    "native_unsupported",
+    "on_accelerator",
+    "parallel",
+    "product_into",
+    "sliding_windows",
+    "staged",
+    "supports_inplace",
+    "zero_size",
+]
+
+# Private names kept under their former spelling for the tests and notes that use them.
+_jax_jit = staging.jax_jit
+_matmul_by_products = products.matmul_by_products
+_helper_pool = threads.helper_pool
