@@ -28,7 +28,6 @@ from _reference import (
     valid_pads,
 )
 from xconv._algorithms import ALGORITHMS
-from xconv._backend import native_unsupported
 from xconv._spec import ConvSpec, conv_spec
 
 NDArray = npt.NDArray[Any]
@@ -277,9 +276,7 @@ class Case:
 
 def reason(method: str, case: Case, xp: ModuleType, dtype: Any) -> str | None:
     """Why ``method`` refuses ``case`` on ``xp`` for ``dtype`` (its ``applies`` hook), or None."""
-    if method == "native":
-        return native_unsupported(xp, case.rank, dtype)
-    return ALGORITHMS[method].reason_not_applicable(case.spec(), case.w_shape, dtype, xp)
+    return ALGORITHMS[method].why_not(case.spec(), case.w_shape, dtype, xp) or None
 
 
 def encode_ints(values: Sequence[int], form: str, rank: int, channels_first: bool) -> Any:

@@ -76,7 +76,7 @@ def test_depthwise_tiles_on_host_threads(
 ) -> None:
     """Tiles split over NumPy threads give the reference, bit-equal to one thread."""
     from xconv import _padding
-    from xconv._algorithms import shift
+    from xconv._algorithms import shift, tuning
     from xconv._backend import threads as host
 
     x = rng.standard_normal((2, 23, 19, 6))
@@ -84,14 +84,14 @@ def test_depthwise_tiles_on_host_threads(
     expected = reference_depthwise(
         x, w, (1, 1), (1, 1), same_pads((23, 19), (3, 3), (1, 1), (1, 1))
     )
-    monkeypatch.setattr(shift, "TILE_BYTES", 2048)  # many tiles
     monkeypatch.setattr(_padding, "PARALLEL_COPY_ELEMENTS", 0)  # the padded copy too
     monkeypatch.setattr(host, "cores", lambda: 4)  # more threads than this machine may have
     results = {}
-    for threads in ("4", "1"):  # threaded first: fresh arrays may reuse freed memory
-        monkeypatch.setenv(host.THREADS_ENV, threads)
-        assert host.host_threads(np) == int(threads)
-        results[threads] = xconv.depthwise_conv2d(x, w, 1, "SAME", method="shift")
+    with tuning(shift=shift.Tuning(tile_bytes=2048)):  # many tiles
+        for threads in ("4", "1"):  # threaded first: fresh arrays may reuse freed memory
+            monkeypatch.setenv(host.THREADS_ENV, threads)
+            assert host.host_threads(np) == int(threads)
+            results[threads] = xconv.depthwise_conv2d(x, w, 1, "SAME", method="shift")
     np.testing.assert_allclose(results["4"], expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(results["4"], results["1"])
 
@@ -229,10 +229,9 @@ def test_helper_threads_shared_by_user_threads(
     """Depthwise calls from several user threads at once share the kept helper threads
     (each call runs its first share itself): same bits as serial calls, no deadlock."""
     from xconv import _padding
-    from xconv._algorithms import shift
+    from xconv._algorithms import shift, tuning
     from xconv._backend import threads as host
 
-    monkeypatch.setattr(shift, "TILE_BYTES", 4096)  # many tiles per call
     monkeypatch.setattr(_padding, "PARALLEL_COPY_ELEMENTS", 0)
     monkeypatch.setattr(host, "cores", lambda: 3)
     monkeypatch.setenv(host.THREADS_ENV, "3")
@@ -245,8 +244,9 @@ def test_helper_threads_shared_by_user_threads(
         x, w = case
         return xconv.depthwise_conv2d(x, w, 1, "SAME", method="shift")
 
-    serial = [run(case) for case in cases]
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        threaded = list(pool.map(run, cases))
+    with tuning(shift=shift.Tuning(tile_bytes=4096)):  # many tiles per call
+        serial = [run(case) for case in cases]
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            threaded = list(pool.map(run, cases))
     for i, (a, b) in enumerate(zip(threaded, serial, strict=True)):
         np.testing.assert_array_equal(a, b, err_msg=f"case {i}")

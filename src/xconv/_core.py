@@ -248,14 +248,7 @@ def _run(
     Everything else, and empty results, go to :func:`_chunked` whole.
     """
     run = functools.partial(_chunked, algorithm, spec, budget)
-    if (
-        per_chunk
-        and _backend.library(xp) == "dask"
-        and _dask.applies(x, w, spec.strides, spec.dilations)
-    ):
-        lows = tuple(lo for lo, _ in spec.pads)
-        return _dask.convolve(run, x, w, spec.strides, spec.dilations, lows)
-    return run(x, w, xp=xp)
+    return _dask.by_chunks(run, x, w, spec, xp=xp) if per_chunk else run(x, w, xp=xp)
 
 
 def _chunked(

@@ -88,12 +88,6 @@ class Algorithm:
         """Why this method cannot run the case, for an error message; "" when it can."""
         return "" if self.refusal is None else self.refusal(spec, w_shape, dtype, xp)
 
-    def reason_not_applicable(
-        self, spec: ConvSpec, w_shape: tuple[int, ...], dtype: Any, xp: Namespace
-    ) -> str | None:
-        """:meth:`why_not`, with None when the method applies."""
-        return self.why_not(spec, w_shape, dtype, xp) or None
-
 
 def _no_workspace(*_: object, **__: object) -> int:
     return 0
