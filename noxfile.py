@@ -177,6 +177,45 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def keras(session: nox.Session) -> None:
+    """Run Keras's own convolution tests on its NumPy backend, stock and on xconv.
+
+    Installs xconv with the ``keras`` extra (Keras 3 and the JAX its NumPy backend
+    imports) and runs the tests Keras ships in its wheel, ``keras/src/ops/nn_test.py``
+    (``-k conv``) and ``keras/src/layers/convolutional/``: first on the stock backend,
+    then with ``xconv.integrations.keras`` installed by the pytest plugin
+    ``tests/keras_plugin.py``, which prints how often each adapter function ran and
+    fails if none did. The two runs' closing lines should report the same counts.
+    Then xconv's own adapter tests (``tests/test_keras.py``) and the example.
+    Arguments go to both runs of Keras's tests, e.g. ``-- -x``.
+    """
+    session.install("-e", ".[keras,test]", *group("test"))
+    session.env["KERAS_BACKEND"] = "numpy"  # read at Keras's first import; default: tensorflow
+    show_versions(session, "xconv", "keras", "jax", "numpy")
+    code = "import keras, os; print(os.path.dirname(keras.__file__))"
+    keras_dir = str(session.run("python", "-c", code, silent=True)).strip().splitlines()[-1]
+    paths = [os.path.join(keras_dir, "src", "ops", "nn_test.py")]
+    paths.append(os.path.join(keras_dir, "src", "layers", "convolutional"))
+    missing = [path for path in paths if not os.path.exists(path)]
+    if missing:
+        session.error(f"this Keras wheel ships no tests ({', '.join(missing)} missing)")
+    # Keras's tests with pytest's defaults, not xconv's configuration (filterwarnings=error).
+    ini = Path(session.create_tmp()).resolve() / "pytest.ini"
+    ini.write_text("[pytest]\n")
+    env = {"PYTHONPATH": str(DIR / "tests")}
+    common = ("-c", str(ini), "--rootdir", keras_dir, "-p", "no:cacheprovider")
+    common += ("-p", "keras_plugin", "-q", "-rfE", "-k", "conv")
+    for conv in ("stock", "xconv"):
+        session.log(f"Keras's convolution tests, NumPy backend, convolutions: {conv}")
+        session.run("pytest", *common, f"--keras-conv={conv}", *paths, *session.posargs, env=env)
+    session.log("xconv's adapter tests and the Keras example")
+    session.run(
+        "pytest", "tests/test_keras.py", "tests/test_examples.py", "-k", "keras",
+        env={"XCONV_TEST_BACKENDS": "numpy"},
+    )  # fmt: skip
+
+
+@nox.session(default=False)
 def demo(session: nox.Session) -> None:
     """Install xconv and run ``python -m xconv demo`` (NumPy, plus any backends installed)."""
     session.install(".")

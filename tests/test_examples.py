@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -38,3 +41,16 @@ def test_tiny_cnn(capsys: pytest.CaptureFixture[str]) -> None:
 def test_signal_filter(capsys: pytest.CaptureFixture[str]) -> None:
     assert load("signal_filter").main(["--samples", "20000", "--signals", "2"]) == 0
     assert "max error" in capsys.readouterr().out
+
+
+def test_keras_numpy_backend() -> None:
+    """Run in its own interpreter: Keras fixes its backend at its first import."""
+    script = EXAMPLES / "keras_numpy_backend.py"
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    has_keras = all(importlib.util.find_spec(m) is not None for m in ("keras", "jax"))
+    expected = "agrees with Keras's stock NumPy backend" if has_keras else "skipped"
+    assert expected in done.stdout
