@@ -1245,3 +1245,9 @@ def depthwise_conv2d_backprop_filter(
     return _depthwise_filter_grad(
         input, filter_sizes, out_backprop, strides, padding, data_format, dilations, extras
     )
+
+
+# help() and reprs name the functions as users call them (xconv.conv2d).
+for _name in __all__:
+    globals()[_name].__module__ = "xconv"
+del _name
