@@ -22,8 +22,6 @@ from ._validate import as_int, is_sequence
 
 __all__ = ["PADDING_MODES", "pad_canonical", "pad_indices", "resolve_pads", "same_pads"]
 
-_NAMED = ("SAME", "VALID", "FULL")
-
 
 def same_pads(size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
     """TensorFlow's SAME rule: ``out = ceil(size / stride)``, the odd pixel goes after.

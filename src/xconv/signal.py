@@ -181,8 +181,8 @@ def _linear(
     mode: SignalMode,
     method: SignalMethod,
     kind: _Kind,
-    boundary: str = "fill",
-    fillvalue: Any = 0,
+    boundary: Boundary = "fill",
+    fillvalue: complex = 0,
 ) -> Array:
     """:func:`convolve`, :func:`correlate`, :func:`convolve2d` and :func:`correlate2d`."""
     xp = _backend.namespace(in1=in1, in2=in2)
