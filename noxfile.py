@@ -174,6 +174,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", *session.posargs)
+    session.run("mypy", "--strict", "tests/typing")
 
 
 @nox.session(default=False)

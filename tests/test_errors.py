@@ -16,6 +16,7 @@ import pytest
 
 import xconv
 from _helpers import make
+from xconv import ndimage, signal
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,32 +246,50 @@ def test_depthwise_input_grad_names_input_sizes(xp: ModuleType) -> None:
         xconv.depthwise_conv2d_backprop_input([2, 6, 5, 0], f, dy, 1, "SAME")
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in xconv.__all__ if hasattr(getattr(xconv, n), "__signature__")]
-)
-def test_argument_binding_matches_inspect(name: str) -> None:
-    """The public functions' fast argument binding gives what ``inspect`` gives
-    (``bind`` + ``apply_defaults``, in signature order), and None exactly where
-    ``inspect`` raises ``TypeError`` (too many, duplicated or missing arguments)."""
+PUBLIC = [
+    *(getattr(xconv, n) for n in xconv.__all__ if callable(getattr(xconv, n))),
+    *(getattr(signal, n) for n in signal.__all__),
+    *(getattr(ndimage, n) for n in ndimage.__all__),
+]
+
+
+@pytest.mark.parametrize("func", PUBLIC, ids=lambda f: f"{f.__module__}.{f.__name__}")
+def test_unknown_keyword_is_pythons_type_error(func: Any) -> None:
+    """A misspelt keyword is Python's own ``TypeError`` naming the function and the
+    keyword, raised before any argument is looked at."""
+    with pytest.raises(
+        TypeError, match=rf"^{func.__name__}\(\) got an unexpected keyword argument 'paddin'$"
+    ):
+        func(None, None, None, paddin="SAME")
+
+
+@pytest.mark.parametrize("name", [n for n in xconv.__all__ if callable(getattr(xconv, n))])
+def test_tensorflow_parameters(name: str) -> None:
+    """TensorFlow's parameters in TensorFlow's order (``name`` last, positional or
+    keyword), then the keyword-only extras with their defaults."""
     import inspect
-    import itertools
 
-    from xconv._api import _binder
+    params = list(inspect.signature(getattr(xconv, name)).parameters.values())
+    tf_params = [p for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+    extras = [p for p in params if p.kind is p.KEYWORD_ONLY]
+    assert len(tf_params) + len(extras) == len(params), "no *args or **kwargs"
+    assert tf_params[-3:][0].name == "data_format"
+    assert [p.name for p in tf_params[-2:]] == ["dilations", "name"]
+    assert tf_params[-1].default is None
+    assert {p.name: p.default for p in extras} == {
+        "padding_mode": "zeros",
+        "method": "auto",
+        "memory_budget": None,
+        "precision": None,
+    }
 
-    signature: inspect.Signature = getattr(xconv, name).__signature__
-    bind = _binder(signature)
-    names = [p.name for p in signature.parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
-    keywords = [*names, "method", "options"]
-    for count in range(len(names) + 2):
-        args = tuple(range(count))
-        for chosen in itertools.chain(*(itertools.combinations(keywords, r) for r in range(3))):
-            kwargs = {k: f"<{k}>" for k in chosen}
-            try:
-                bound = signature.bind(*args, **kwargs)
-            except TypeError:
-                assert bind(args, kwargs) is None, (args, kwargs)
-                continue
-            bound.apply_defaults()
-            fast = bind(args, kwargs)
-            assert fast is not None, (args, kwargs)
-            assert list(fast.items()) == list(bound.arguments.items()), (args, kwargs)
+
+def test_name_is_ignored(xp: ModuleType) -> None:
+    """TensorFlow's ``name`` is accepted (by position too) and changes nothing."""
+    x, w = make(xp, np.ones((1, 5, 5, 2))), make(xp, np.ones((3, 3, 2, 4)))
+    plain = xconv.conv2d(x, w, 1, "SAME")
+    named = xconv.conv2d(x, w, 1, "SAME", "NHWC", None, "layer_1")
+    assert bool(xp.all(named == plain))
+    dy = make(xp, np.ones((1, 5, 5, 4)))
+    grad = xconv.conv2d_backprop_input([1, 5, 5, 2], w, dy, 1, "SAME", name="grad")
+    assert tuple(grad.shape) == (1, 5, 5, 2)

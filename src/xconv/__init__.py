@@ -15,9 +15,8 @@ array([[4., 4.],
 
 from . import _api
 from ._api import *  # noqa: F403  (the public functions; their list is _api.__all__)
-from ._typing import ConvOptions
 
 __version__ = "0.1.0"
 
-__all__ = ["ConvOptions", "__version__"]
+__all__ = ["__version__"]
 __all__ += _api.__all__

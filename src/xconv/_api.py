@@ -1,9 +1,11 @@
 """Public TensorFlow-style functions: translate arguments, call the core, nothing else.
 
-Each public function is built by :func:`_public` from TensorFlow's parameter list
-(DESIGN §1, written here in the same notation), a docstring, and one of the
-translators below. A translator checks the arguments (``ValueError``/``TypeError``
-naming them), builds a :class:`~xconv._spec.ConvSpec` and calls one of the three core
+Each public function is a plain ``def`` with TensorFlow's parameters in TensorFlow's
+order (``name`` last, accepted and ignored), then xconv's keyword-only extras
+(``padding_mode``, ``method``, ``memory_budget``, ``precision``). Its docstring's
+shared entries come from :data:`xconv._docs.CONV_DOCS`. Its body hands the arguments
+to one of the translators below, which check them (``ValueError``/``TypeError``
+naming them), build a :class:`~xconv._spec.ConvSpec` and call one of the three core
 entry points: :func:`~xconv._core.conv_general` (forward),
 :func:`~xconv._core.conv_input_grad` (transposed convolution, input gradient) and
 :func:`~xconv._core.conv_filter_grad` (filter gradient).
@@ -11,13 +13,11 @@ entry points: :func:`~xconv._core.conv_general` (forward),
 
 from __future__ import annotations
 
-import ast
-import inspect
-from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import NamedTuple
 
 from . import _backend
 from ._core import conv_filter_grad, conv_general, conv_input_grad, result_dtype
+from ._docs import CONV_DOCS, docfiller
 from ._spec import (
     ConvSpec,
     as_int_tuple,
@@ -26,7 +26,7 @@ from ._spec import (
     conv_spec,
     format_is_channels_first,
 )
-from ._typing import Array, ConvOptions
+from ._typing import Array, IntOrSeq, Method, PaddingArg, PaddingMode, Precision, Shape, Sizes
 
 __all__ = [
     "conv1d",
@@ -47,256 +47,111 @@ __all__ = [
     "separable_conv2d",
 ]
 
-#: A call's arguments by TensorFlow's parameter names (``options`` holds the extras).
-_Args: TypeAlias = dict[str, Any]
-
 #: data_format strings of the fixed-rank functions (channels last first).
 _FORMATS = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW"), 3: ("NDHWC", "NCDHW")}
 
-#: Annotation of each public parameter, by name (shown by ``help`` and ``inspect``).
-_ANNOTATIONS = {
-    **dict.fromkeys(
-        ("input", "filters", "filter", "depthwise_filter", "pointwise_filter", "out_backprop"),
-        "Array",
-    ),
-    **dict.fromkeys(("input_sizes", "filter_sizes", "output_shape"), "IntOrSeq"),
-    **dict.fromkeys(("strides", "stride", "dilations"), "IntOrSeq"),
-    "padding": "PaddingArg",
-    "data_format": "str",
-}
+_doc = docfiller(CONV_DOCS)
 
 
-# --- building the public functions ----------------------------------------------------
+class _Extras(NamedTuple):
+    """The keyword-only extras of a call, as the public function received them."""
 
-
-def _signature(params: str) -> inspect.Signature:
-    """TensorFlow's parameters from DESIGN's notation, e.g. ``"input, padding='VALID'"``.
-
-    Every parameter is positional-or-keyword, as in TensorFlow (annotations are
-    those of the function's docstring, ``| None`` where None is the default);
-    ``**options`` (the keyword-only extras of :class:`~xconv.ConvOptions`) comes last.
-    """
-    parameters = []
-    for item in params.split(", "):
-        name, _, text = item.partition("=")
-        default = ast.literal_eval(text) if text else inspect.Parameter.empty
-        annotation = _ANNOTATIONS[name] + (" | None" if default is None else "")
-        parameters.append(
-            inspect.Parameter(
-                name,
-                inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                default=default,
-                annotation=annotation,
-            )
-        )
-    options = inspect.Parameter(
-        "options", inspect.Parameter.VAR_KEYWORD, annotation="Unpack[ConvOptions]"
-    )
-    return inspect.Signature([*parameters, options], return_annotation="Array")
-
-
-def _make(translate: Callable[..., Array], text: str, **fixed: Any) -> Callable[..., Array]:
-    """The public function that ``text`` describes, calling ``translate``.
-
-    ``text`` starts with TensorFlow's signature in DESIGN §1's notation (as NumPy's C
-    functions' docstrings do), then paragraphs: the summary, the function's own
-    parameter entries, and examples that run after ``import numpy as np`` and
-    ``import xconv``. The function binds its arguments to that signature (a missing
-    or surplus argument is Python's own ``TypeError``) and returns
-    ``translate(arguments, **fixed)``; :func:`_doc` completes its docstring.
-    """
-    head, _, body = inspect.cleandoc(text).partition("\n")
-    name, _, params = head.removesuffix(")").partition("(")
-    signature = _signature(params)
-    bind = _binder(signature)
-
-    def public(*args: Any, **kwargs: Any) -> Array:
-        arguments = bind(args, kwargs)
-        if arguments is None:  # a binding error: Python's own message
-            bound = signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            arguments = bound.arguments
-        return translate(arguments, **fixed)
-
-    public.__name__ = public.__qualname__ = name
-    public.__module__ = "xconv"
-    public.__doc__ = _doc(body, signature, fixed.get("rank"))
-    public.__signature__ = signature  # type: ignore[attr-defined]
-    return public
-
-
-def _binder(
-    signature: inspect.Signature,
-) -> Callable[[tuple[Any, ...], dict[str, Any]], _Args | None]:
-    """What ``signature.bind(*args, **kwargs)`` with ``apply_defaults()`` gives as
-    ``arguments`` (the extras in ``options``), or None where binding fails.
-
-    The signatures of :func:`_signature` only: positional-or-keyword parameters, then
-    ``**options``. ``inspect``'s binding took about a tenth of a small convolution's
-    Python time; on None the caller binds with ``inspect`` to raise its ``TypeError``.
-    """
-    params = [p for p in signature.parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
-    names = tuple(p.name for p in params)
-    defaults = {p.name: p.default for p in params if p.default is not p.empty}
-    var_keyword = next(reversed(signature.parameters))
-
-    def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Args | None:
-        if len(args) > len(names):
-            return None
-        given = dict(zip(names, args))
-        extras = {}
-        for key, value in kwargs.items():
-            if key in given:
-                return None
-            if key in names:
-                given[key] = value
-            else:
-                extras[key] = value
-        arguments = {}
-        for key in names:
-            if key in given:
-                arguments[key] = given[key]
-            elif key in defaults:
-                arguments[key] = defaults[key]
-            else:
-                return None
-        arguments[var_keyword] = extras
-        return arguments
-
-    return bind
-
-
-def _public(
-    translate: Callable[..., Array], **fixed: Any
-) -> Callable[[Callable[[], None]], Callable[..., Array]]:
-    """Decorator: :func:`_make` from a docstring-only stub of the same name."""
-
-    def build(stub: Callable[[], None]) -> Callable[..., Array]:
-        public = _make(translate, stub.__doc__ or "", **fixed)
-        assert public.__name__ == stub.__name__, f"{stub.__name__}'s docstring names another"
-        return public
-
-    return build
-
-
-def _doc(body: str, signature: inspect.Signature, rank: int | None) -> str:
-    """A numpydoc docstring: a stub's paragraphs around the shared parts.
-
-    ``body`` is the summary, then the function's own parameter entries (one
-    paragraph), then its examples; the shared strides, padding, data_format and
-    options entries, Returns and Raises come from here.
-    """
-    text, _, examples = body.partition("\n>>> ")
-    *summary, params = text.strip().split("\n\n")
-    stride = "stride" if "stride" in signature.parameters else "strides"
-    if rank is None:
-        formats = "str, optional"
-    else:
-        default = signature.parameters["data_format"].default
-        names = [*(["None"] if default is None else []), *(f'"{f}"' for f in _FORMATS[rank])]
-        formats = "{" + ", ".join(names) + "}, optional"
-    shared = f"""\
-{stride}, dilations : int or sequence of int, optional
-    An int, a sequence of length 1 or of the spatial rank, or TensorFlow's rank+2
-    form in ``data_format`` order with 1 at the batch and channel positions. Every
-    entry is a positive int; strides > 1 together with dilations > 1 are allowed.
-padding : str, int or sequence of (int, int)
-    ``"SAME"`` (TensorFlow's rule: ``out = ceil(in / stride)``, the odd pixel of
-    padding after), ``"VALID"`` or ``"FULL"`` (any case); an int padded on every
-    side; one ``(lo, hi)`` pair per spatial dimension; or TensorFlow's explicit list
-    of rank+2 pairs in ``data_format`` order with ``(0, 0)`` at batch and channels.
-    For transposed convolutions and gradients: the forward convolution's padding.
-data_format : {formats}
-    Channels last (``"N...C"``, e.g. ``"NHWC"``) or channels first (``"NC..."``,
-    e.g. ``"NCHW"``); None means channels last.
-**options
-    Keyword-only extras, see :class:`xconv.ConvOptions`: ``padding_mode``
-    ("zeros", "reflect", "symmetric", "edge", "circular"; forward functions only),
-    ``method`` ("auto" chooses; an algorithm this version lacks raises
-    ``ValueError``), ``memory_budget`` (bytes of temporaries; larger work is
-    chunked) and ``precision`` (float16/bfloat16 accumulate in float32 unless
-    "native").
-
-Returns
--------
-array
-    An array of the inputs' library, on their device, with dtype ``result_type``
-    of the two array arguments (integer inputs give exact integer results).
-
-Raises
-------
-TypeError
-    Non-arrays, arrays of different libraries, non-numeric dtypes, non-int
-    strides, missing or unknown arguments.
-ValueError
-    Inconsistent shapes (for gradients, the message lists the sizes that fit),
-    unknown strings, non-positive strides or dilations, negative padding; the
-    message names the argument.
-
-Examples
---------
->>> import numpy as np
->>> import xconv
->>> """
-    summary_text = "\n\n".join(summary)
-    return f"{summary_text}\n\nParameters\n----------\n{params}\n{shared}{examples}\n"
+    padding_mode: PaddingMode
+    method: Method
+    memory_budget: int | None
+    precision: Precision
 
 
 # --- translators: arguments -> ConvSpec -> core -------------------------------------
 
 
-def _options(options: ConvOptions, *, forward: bool) -> tuple[str, dict[str, Any]]:
-    """Check the keyword-only extras; return ``padding_mode`` and the core's options."""
-    unknown = set(options) - set(ConvOptions.__annotations__)
-    if unknown:
-        raise TypeError(
-            f"unexpected keyword argument(s) {sorted(unknown)}; the keyword-only options "
-            f"are {sorted(ConvOptions.__annotations__)}"
-        )
-    core = {k: options.get(k, d) for k, d in (("method", "auto"), ("memory_budget", None))}
-    core["precision"] = options.get("precision")
-    check_options(**core)
-    padding_mode = options.get("padding_mode", "zeros")
-    if not forward and padding_mode != "zeros":
+def _check_extras(extras: _Extras, *, forward: bool) -> None:
+    """Check the keyword-only extras (``padding_mode`` of a forward call: in its spec)."""
+    check_options(extras.method, extras.memory_budget, extras.precision)
+    if not forward and extras.padding_mode != "zeros":
         raise ValueError(
-            f"padding_mode={padding_mode!r} is not supported by transposed convolutions and "
-            "gradients, only 'zeros' (the forward functions take every mode)"
+            f"padding_mode={extras.padding_mode!r} is not supported by transposed convolutions "
+            "and gradients, only 'zeros' (the forward functions take every mode)"
         )
-    return padding_mode, core
 
 
-def _spec(a: _Args, x_shape: Any, w_shape: Any, rank: int | None, **names: Any) -> ConvSpec:
-    """The forward convolution's spec from ``a``'s strides, padding, dilations, format."""
-    stride_name = "stride" if "stride" in a else "strides"
+def _spec(
+    x_shape: Shape,
+    w_shape: Shape,
+    strides: IntOrSeq | None,
+    padding: PaddingArg,
+    data_format: str | None,
+    dilations: IntOrSeq | None,
+    *,
+    rank: int | None,
+    stride_name: str = "strides",
+    padding_mode: PaddingMode = "zeros",
+    input_name: str = "input",
+    filters_name: str = "filters",
+) -> ConvSpec:
+    """The forward convolution's spec (``rank`` None: any rank and data_format)."""
     return conv_spec(
-        tuple(x_shape),
-        tuple(w_shape),
-        strides=a[stride_name],
-        padding=a["padding"],
-        dilations=a["dilations"],
-        data_format=a["data_format"],
+        x_shape,
+        w_shape,
+        strides=strides,
+        padding=padding,
+        dilations=dilations,
+        data_format=data_format,
         formats=_FORMATS.get(rank or 0),
         stride_name=stride_name,
-        **names,
+        padding_mode=padding_mode,
+        input_name=input_name,
+        filters_name=filters_name,
     )
 
 
-def _forward(a: _Args, rank: int | None, w_name: str = "filters") -> Array:
-    """A forward convolution of ``a["input"]`` with ``a[w_name]``."""
-    x, w = a["input"], a[w_name]
-    xp = _backend.namespace(input=x, **{w_name: w})
+def _forward(
+    x: Array,
+    w: Array,
+    strides: IntOrSeq | None,
+    padding: PaddingArg,
+    data_format: str | None,
+    dilations: IntOrSeq | None,
+    extras: _Extras,
+    *,
+    rank: int | None,
+    w_name: str = "filters",
+    stride_name: str = "strides",
+) -> Array:
+    """A forward convolution of ``x`` (``input``) with ``w`` (the argument ``w_name``)."""
+    xp = _backend.namespace(**{"input": x, w_name: w})
     dtype = result_dtype(xp, x, w, names=("input", w_name))
-    padding_mode, core = _options(a["options"], forward=True)
+    _check_extras(extras, forward=True)
     if rank is not None and w.ndim != rank + 2:
         raise ValueError(
             f"{w_name} must have {rank + 2} dimensions (*spatial, in, out) for a "
             f"{rank}-d convolution, got shape {tuple(w.shape)}"
         )
-    spec = _spec(a, x.shape, w.shape, rank, padding_mode=padding_mode, filters_name=w_name)
-    return conv_general(x, w, spec, xp=xp, dtype=dtype, **core)
+    spec = _spec(
+        tuple(x.shape),
+        tuple(w.shape),
+        strides,
+        padding,
+        data_format,
+        dilations,
+        rank=rank,
+        stride_name=stride_name,
+        padding_mode=extras.padding_mode,
+        filters_name=w_name,
+    )
+    return conv_general(
+        x,
+        w,
+        spec,
+        xp=xp,
+        dtype=dtype,
+        method=extras.method,
+        memory_budget=extras.memory_budget,
+        precision=extras.precision,
+    )
 
 
-def _sizes(value: Any, *, name: str, rank: int, source: str = "") -> tuple[int, ...]:
+def _sizes(value: Sizes, *, name: str, rank: int, source: str = "") -> Shape:
     """A shape argument (sequence or 1-d integer array) of ``rank + 2`` entries >= 0.
 
     ``source`` names the argument that ``rank`` was read from, for the message.
@@ -311,15 +166,32 @@ def _sizes(value: Any, *, name: str, rank: int, source: str = "") -> tuple[int, 
 
 
 def _grad_spec(
-    a: _Args, names: tuple[str, str, str], shapes: tuple[Any, Any, Any], rank: int | None
+    names: tuple[str, str, str],
+    shapes: tuple[Shape, Shape, Shape],
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None,
+    dilations: IntOrSeq | None,
+    *,
+    rank: int | None,
 ) -> ConvSpec:
     """The forward spec of a gradient, after checking the gradient's shape against it.
 
     ``names``/``shapes``: the forward input, filter and output-gradient arguments.
     """
     x_name, w_name, dy_name = names
-    x_shape, w_shape, dy_shape = (tuple(s) for s in shapes)
-    fwd = _spec(a, x_shape, w_shape, rank, input_name=x_name, filters_name=w_name)
+    x_shape, w_shape, dy_shape = shapes
+    fwd = _spec(
+        x_shape,
+        w_shape,
+        strides,
+        padding,
+        data_format,
+        dilations,
+        rank=rank,
+        input_name=x_name,
+        filters_name=w_name,
+    )
     check_out_backprop(
         fwd,
         x_shape,
@@ -327,7 +199,7 @@ def _grad_spec(
         dy_shape,
         input_name=x_name,
         grad_name=dy_name,
-        padding=a["padding"],
+        padding=padding,
         filters_name=w_name,
     )
     return fwd
@@ -338,36 +210,82 @@ _TRANSPOSE = ("output_shape", "filters", "input")
 _INPUT_GRAD = ("input_sizes", "filters", "out_backprop")
 
 
-def _input_grad(a: _Args, rank: int | None, names: tuple[str, str, str] = _INPUT_GRAD) -> Array:
-    """The input gradient of a forward convolution (= the transposed convolution)."""
+def _input_grad(
+    sizes_arg: Sizes,
+    w: Array,
+    dy: Array,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None,
+    dilations: IntOrSeq | None,
+    extras: _Extras,
+    *,
+    rank: int | None,
+    names: tuple[str, str, str] = _INPUT_GRAD,
+) -> Array:
+    """The input gradient of a forward convolution (= the transposed convolution).
+
+    ``names``: the arguments' names (forward input sizes, filters, output gradient).
+    """
     sizes_name, w_name, dy_name = names
-    w, dy = a[w_name], a[dy_name]
     xp = _backend.namespace(**{dy_name: dy, w_name: w})
     dtype = result_dtype(xp, dy, w, names=(dy_name, w_name))
-    _, core = _options(a["options"], forward=False)
+    _check_extras(extras, forward=False)
     if w.ndim < 3 or (rank is not None and w.ndim != rank + 2):
         raise ValueError(
             f"{w_name} must have {rank + 2 if rank else 'at least 3'} dimensions "
             f"(*spatial, out, in), got shape {tuple(w.shape)}"
         )
     source = f" (for {w_name} of shape {tuple(w.shape)})"
-    sizes = _sizes(a[sizes_name], name=sizes_name, rank=w.ndim - 2, source=source)
-    fwd = _grad_spec(a, names, (sizes, w.shape, dy.shape), rank)
+    sizes = _sizes(sizes_arg, name=sizes_name, rank=w.ndim - 2, source=source)
+    shapes = (sizes, tuple(w.shape), tuple(dy.shape))
+    fwd = _grad_spec(names, shapes, strides, padding, data_format, dilations, rank=rank)
     in_sizes = tuple(sizes[i] for i in fwd.to_canonical)[1:-1]
-    return conv_input_grad(dy, w, fwd, in_sizes, xp=xp, dtype=dtype, **core)
+    return conv_input_grad(
+        dy,
+        w,
+        fwd,
+        in_sizes,
+        xp=xp,
+        dtype=dtype,
+        method=extras.method,
+        memory_budget=extras.memory_budget,
+        precision=extras.precision,
+    )
 
 
-def _filter_grad(a: _Args, rank: int | None) -> Array:
+def _filter_grad(
+    x: Array,
+    sizes_arg: Sizes,
+    dy: Array,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None,
+    dilations: IntOrSeq | None,
+    extras: _Extras,
+    *,
+    rank: int | None,
+) -> Array:
     """The filter gradient of a forward convolution, of shape ``filter_sizes``."""
-    x, dy = a["input"], a["out_backprop"]
     xp = _backend.namespace(input=x, out_backprop=dy)
     dtype = result_dtype(xp, x, dy, names=("input", "out_backprop"))
-    _, core = _options(a["options"], forward=False)
+    _check_extras(extras, forward=False)
     source = "" if rank else f" (for input of shape {tuple(x.shape)})"
-    sizes = _sizes(a["filter_sizes"], name="filter_sizes", rank=rank or x.ndim - 2, source=source)
+    sizes = _sizes(sizes_arg, name="filter_sizes", rank=rank or x.ndim - 2, source=source)
     names = ("input", "filter_sizes", "out_backprop")
-    fwd = _grad_spec(a, names, (x.shape, sizes, dy.shape), rank)
-    return conv_filter_grad(x, dy, fwd, sizes[:-2], xp=xp, dtype=dtype, **core)
+    shapes = (tuple(x.shape), sizes, tuple(dy.shape))
+    fwd = _grad_spec(names, shapes, strides, padding, data_format, dilations, rank=rank)
+    return conv_filter_grad(
+        x,
+        dy,
+        fwd,
+        sizes[:-2],
+        xp=xp,
+        dtype=dtype,
+        method=extras.method,
+        memory_budget=extras.memory_budget,
+        precision=extras.precision,
+    )
 
 
 def _depthwise_grouped_shape(
@@ -394,7 +312,7 @@ def _depthwise_grouped_shape(
     return h, w, 1, c * m
 
 
-def _channels(shape: tuple[int, ...], data_format: str | None, name: str) -> int:
+def _channels(shape: Shape, data_format: str | None, name: str) -> int:
     """Channel count of a 4-d ``shape`` in ``data_format`` (checked)."""
     if len(shape) != 4:
         raise ValueError(
@@ -404,76 +322,145 @@ def _channels(shape: tuple[int, ...], data_format: str | None, name: str) -> int
     return shape[1] if channels_first else shape[3]
 
 
-def _grouped(a: _Args, name: str, c_in: int, channels_from: str = "input") -> Array:
-    """The depthwise filter ``a[name]`` reshaped to its grouped form (checked)."""
-    shape = _depthwise_grouped_shape(
-        tuple(a[name].shape), c_in, a["data_format"], name, channels_from
-    )
-    return _backend.namespace(**{name: a[name]}).reshape(a[name], shape)
+def _grouped(
+    w: Array, name: str, c_in: int, data_format: str | None, channels_from: str = "input"
+) -> Array:
+    """The depthwise filter ``w`` (the argument ``name``) in its grouped form (checked)."""
+    shape = _depthwise_grouped_shape(tuple(w.shape), c_in, data_format, name, channels_from)
+    return _backend.namespace(**{name: w}).reshape(w, shape)
 
 
-def _depthwise(a: _Args, rank: int) -> Array:
+def _depthwise(
+    x: Array,
+    w: Array,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None,
+    dilations: IntOrSeq | None,
+    extras: _Extras,
+) -> Array:
     """``depthwise_conv2d``: a grouped convolution with ``groups = C_in``."""
-    _backend.namespace(input=a["input"], filter=a["filter"])
-    c_in = _channels(tuple(a["input"].shape), a["data_format"], "input")
-    return _forward({**a, "filter": _grouped(a, "filter", c_in)}, rank, "filter")
-
-
-def _separable(a: _Args, rank: int) -> Array:
-    """``separable_conv2d``: depthwise, then a 1x1 convolution (strides 1, VALID)."""
-    pointwise = a["pointwise_filter"]
-    _backend.namespace(
-        input=a["input"], depthwise_filter=a["depthwise_filter"], pointwise_filter=pointwise
+    _backend.namespace(input=x, filter=w)
+    c_in = _channels(tuple(x.shape), data_format, "input")
+    grouped = _grouped(w, "filter", c_in, data_format)
+    return _forward(
+        x, grouped, strides, padding, data_format, dilations, extras, rank=2, w_name="filter"
     )
-    c_in = _channels(tuple(a["input"].shape), a["data_format"], "input")
-    grouped = _grouped(a, "depthwise_filter", c_in)
+
+
+def _separable(
+    x: Array,
+    depthwise: Array,
+    pointwise: Array,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None,
+    dilations: IntOrSeq | None,
+    extras: _Extras,
+) -> Array:
+    """``separable_conv2d``: depthwise, then a 1x1 convolution (strides 1, VALID)."""
+    _backend.namespace(input=x, depthwise_filter=depthwise, pointwise_filter=pointwise)
+    c_in = _channels(tuple(x.shape), data_format, "input")
+    grouped = _grouped(depthwise, "depthwise_filter", c_in, data_format)
     mid = grouped.shape[-1]
     if pointwise.ndim != 4 or tuple(pointwise.shape[:3]) != (1, 1, mid):
         raise ValueError(
             f"pointwise_filter must have shape [1, 1, {mid}, out] (in = C_in * multiplier of "
-            f"depthwise_filter {tuple(a['depthwise_filter'].shape)}), got {tuple(pointwise.shape)}"
+            f"depthwise_filter {tuple(depthwise.shape)}), got {tuple(pointwise.shape)}"
         )
-    y = _forward({**a, "depthwise_filter": grouped}, rank, "depthwise_filter")
-    step = {"input": y, "strides": 1, "padding": "VALID", "dilations": 1}
-    return _forward({**a, **step}, None, "pointwise_filter")
+    y = _forward(
+        x, grouped, strides, padding, data_format, dilations, extras,
+        rank=2, w_name="depthwise_filter",
+    )  # fmt: skip
+    return _forward(
+        y, pointwise, 1, "VALID", data_format, 1, extras, rank=None, w_name="pointwise_filter"
+    )
 
 
-def _depthwise_input_grad(a: _Args, rank: int) -> Array:
+def _depthwise_input_grad(
+    input_sizes: Sizes,
+    w: Array,
+    dy: Array,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None,
+    dilations: IntOrSeq | None,
+    extras: _Extras,
+) -> Array:
     """``depthwise_conv2d_backprop_input``: the grouped input gradient."""
-    _backend.namespace(filter=a["filter"], out_backprop=a["out_backprop"])
-    sizes = _sizes(a["input_sizes"], name="input_sizes", rank=rank)
-    c_in = _channels(sizes, a["data_format"], "input_sizes")
-    grouped = {"input_sizes": sizes, "filter": _grouped(a, "filter", c_in, "input_sizes")}
-    return _input_grad({**a, **grouped}, rank, ("input_sizes", "filter", "out_backprop"))
+    _backend.namespace(filter=w, out_backprop=dy)
+    sizes = _sizes(input_sizes, name="input_sizes", rank=2)
+    c_in = _channels(sizes, data_format, "input_sizes")
+    grouped = _grouped(w, "filter", c_in, data_format, "input_sizes")
+    return _input_grad(
+        sizes, grouped, dy, strides, padding, data_format, dilations, extras,
+        rank=2, names=("input_sizes", "filter", "out_backprop"),
+    )  # fmt: skip
 
 
-def _depthwise_filter_grad(a: _Args, rank: int) -> Array:
+def _depthwise_filter_grad(
+    x: Array,
+    filter_sizes: Sizes,
+    dy: Array,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None,
+    dilations: IntOrSeq | None,
+    extras: _Extras,
+) -> Array:
     """``depthwise_conv2d_backprop_filter``: the grouped filter gradient, reshaped back."""
-    xp = _backend.namespace(input=a["input"], out_backprop=a["out_backprop"])
-    sizes = _sizes(a["filter_sizes"], name="filter_sizes", rank=rank)
-    c_in = _channels(tuple(a["input"].shape), a["data_format"], "input")
-    grouped = _depthwise_grouped_shape(sizes, c_in, a["data_format"], "filter_sizes")
-    return xp.reshape(_filter_grad({**a, "filter_sizes": grouped}, rank), sizes)
+    xp = _backend.namespace(input=x, out_backprop=dy)
+    sizes = _sizes(filter_sizes, name="filter_sizes", rank=2)
+    c_in = _channels(tuple(x.shape), data_format, "input")
+    grouped = _depthwise_grouped_shape(sizes, c_in, data_format, "filter_sizes")
+    dw = _filter_grad(x, grouped, dy, strides, padding, data_format, dilations, extras, rank=2)
+    return xp.reshape(dw, sizes)
 
 
-# --- the public functions (DESIGN §1) -------------------------------------------------
+# --- the public functions --------------------------------------------------------------
 
 
-@_public(_forward, rank=None)
-def convolution() -> None:
-    """convolution(input, filters, strides=None, padding='VALID', data_format=None, dilations=None)
-
-    N-d convolution (cross-correlation, as in TensorFlow) of any spatial rank.
+@_doc
+def convolution(
+    input: Array,
+    filters: Array,
+    strides: IntOrSeq | None = None,
+    padding: PaddingArg = "VALID",
+    data_format: str | None = None,
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+    *,
+    padding_mode: PaddingMode = "zeros",
+    method: Method = "auto",
+    memory_budget: int | None = None,
+    precision: Precision = None,
+) -> Array:
+    """N-d convolution (cross-correlation, as in TensorFlow) of any spatial rank.
 
     The twin of ``tf.nn.convolution``; the spatial rank is ``filters.ndim - 2`` and
     may be any number >= 1. Groups are inferred as TensorFlow infers them:
     ``groups = C_in // filters.shape[-2]``.
 
+    Parameters
+    ----------
     input : array
         Shape ``(N, *spatial, C_in)`` (channels last) or ``(N, C_in, *spatial)``.
     filters : array
         Shape ``(*k, C_in / groups, C_out)`` (TensorFlow's HWIO layout).
+    %(strides_optional)s
+    %(padding_optional)s
+    %(data_format_nd)s
+    %(dilations)s
+    %(name)s
+    %(padding_mode)s
+    %(extras)s
 
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xconv
     >>> x = np.arange(10.0).reshape(1, 10, 1)
     >>> w = (1.0 - np.arange(3.0)).reshape(3, 1, 1)
     >>> xconv.convolution(x, w, padding="VALID")[0, :, 0]
@@ -481,36 +468,95 @@ def convolution() -> None:
     >>> xconv.convolution(np.ones((2, 4, 4, 4, 4, 3)), np.ones((2, 2, 2, 2, 3, 5))).shape
     (2, 3, 3, 3, 3, 5)
     """
+    extras = _Extras(padding_mode, method, memory_budget, precision)
+    return _forward(input, filters, strides, padding, data_format, dilations, extras, rank=None)
 
 
-@_public(_forward, rank=1)
-def conv1d() -> None:
-    """conv1d(input, filters, stride, padding, data_format='NWC', dilations=None)
+@_doc
+def conv1d(
+    input: Array,
+    filters: Array,
+    stride: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None = "NWC",
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+    *,
+    padding_mode: PaddingMode = "zeros",
+    method: Method = "auto",
+    memory_budget: int | None = None,
+    precision: Precision = None,
+) -> Array:
+    """1-d convolution, the twin of ``tf.nn.conv1d`` (whose strides are ``stride``).
 
-    1-d convolution, the twin of ``tf.nn.conv1d`` (whose strides are ``stride``).
-
+    Parameters
+    ----------
     input : array
         Shape ``(N, W, C_in)`` for ``"NWC"`` or ``(N, C_in, W)`` for ``"NCW"``.
     filters : array
         Shape ``(k, C_in / groups, C_out)``.
+    %(stride)s
+    %(padding)s
+    %(data_format_1d)s
+    %(dilations)s
+    %(name)s
+    %(padding_mode)s
+    %(extras)s
 
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xconv
     >>> x = np.arange(8.0).reshape(1, 8, 1)
     >>> xconv.conv1d(x, np.ones((3, 1, 1)), stride=2, padding="SAME")[0, :, 0]
     array([ 3.,  9., 15., 13.])
     """
+    extras = _Extras(padding_mode, method, memory_budget, precision)
+    return _forward(
+        input, filters, stride, padding, data_format, dilations, extras,
+        rank=1, stride_name="stride",
+    )  # fmt: skip
 
 
-@_public(_forward, rank=2)
-def conv2d() -> None:
-    """conv2d(input, filters, strides, padding, data_format='NHWC', dilations=None)
+@_doc
+def conv2d(
+    input: Array,
+    filters: Array,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None = "NHWC",
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+    *,
+    padding_mode: PaddingMode = "zeros",
+    method: Method = "auto",
+    memory_budget: int | None = None,
+    precision: Precision = None,
+) -> Array:
+    """2-d convolution, the twin of ``tf.nn.conv2d``.
 
-    2-d convolution, the twin of ``tf.nn.conv2d``.
-
+    Parameters
+    ----------
     input : array
         Shape ``(N, H, W, C_in)`` for ``"NHWC"`` or ``(N, C_in, H, W)`` for ``"NCHW"``.
     filters : array
         Shape ``(kh, kw, C_in / groups, C_out)``.
+    %(strides)s
+    %(padding)s
+    %(data_format_2d)s
+    %(dilations)s
+    %(name)s
+    %(padding_mode)s
+    %(extras)s
 
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xconv
     >>> x = np.ones((1, 5, 5, 1), dtype=np.float32)
     >>> w = np.ones((3, 3, 1, 1), dtype=np.float32)
     >>> xconv.conv2d(x, w, strides=2, padding="SAME")[0, :, :, 0]
@@ -520,19 +566,47 @@ def conv2d() -> None:
     >>> xconv.conv2d(np.ones((1, 8, 8, 4), "f4"), np.ones((9, 9, 4, 6), "f4"), 1, "VALID").shape
     (1, 0, 0, 6)
     """
+    extras = _Extras(padding_mode, method, memory_budget, precision)
+    return _forward(input, filters, strides, padding, data_format, dilations, extras, rank=2)
 
 
-@_public(_forward, rank=3)
-def conv3d() -> None:
-    """conv3d(input, filters, strides, padding, data_format='NDHWC', dilations=None)
+@_doc
+def conv3d(
+    input: Array,
+    filters: Array,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None = "NDHWC",
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+    *,
+    padding_mode: PaddingMode = "zeros",
+    method: Method = "auto",
+    memory_budget: int | None = None,
+    precision: Precision = None,
+) -> Array:
+    """3-d convolution, the twin of ``tf.nn.conv3d``.
 
-    3-d convolution, the twin of ``tf.nn.conv3d``.
-
+    Parameters
+    ----------
     input : array
         Shape ``(N, D, H, W, C_in)`` for ``"NDHWC"`` or ``(N, C_in, D, H, W)``.
     filters : array
         Shape ``(kd, kh, kw, C_in / groups, C_out)``.
+    %(strides)s
+    %(padding)s
+    %(data_format_3d)s
+    %(dilations)s
+    %(name)s
+    %(padding_mode)s
+    %(extras)s
 
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xconv
     >>> x = np.ones((1, 4, 4, 4, 2))
     >>> xconv.conv3d(x, np.ones((2, 2, 2, 2, 3)), strides=2, padding="VALID")[0, ..., 0]
     array([[[16., 16.],
@@ -541,60 +615,136 @@ def conv3d() -> None:
            [[16., 16.],
             [16., 16.]]])
     """
+    extras = _Extras(padding_mode, method, memory_budget, precision)
+    return _forward(input, filters, strides, padding, data_format, dilations, extras, rank=3)
 
 
-@_public(_depthwise, rank=2)
-def depthwise_conv2d() -> None:
-    """depthwise_conv2d(input, filter, strides, padding, data_format=None, dilations=None)
-
-    Depthwise 2-d convolution, the twin of ``tf.nn.depthwise_conv2d``.
+@_doc
+def depthwise_conv2d(
+    input: Array,
+    filter: Array,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None = None,
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+    *,
+    padding_mode: PaddingMode = "zeros",
+    method: Method = "auto",
+    memory_budget: int | None = None,
+    precision: Precision = None,
+) -> Array:
+    """Depthwise 2-d convolution, the twin of ``tf.nn.depthwise_conv2d``.
 
     Each input channel ``c`` is convolved with ``filter[:, :, c, m]`` for every
     multiplier ``m``; output channel ``c * multiplier + m``.
 
+    Parameters
+    ----------
     input : array
         Shape ``(N, H, W, C_in)`` (``"NHWC"``, the default) or ``(N, C_in, H, W)``.
     filter : array
         Shape ``(kh, kw, C_in, multiplier)``.
+    %(strides)s
+    %(padding)s
+    %(data_format_2d)s
+    %(dilations)s
+    %(name)s
+    %(padding_mode)s
+    %(extras)s
 
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xconv
     >>> x = np.stack([np.ones((4, 4)), 2 * np.ones((4, 4))], axis=-1)[None]
     >>> y = xconv.depthwise_conv2d(x, np.ones((2, 2, 2, 3)), strides=1, padding="VALID")
     >>> y.shape, y[0, 0, 0].tolist()
     ((1, 3, 3, 6), [4.0, 4.0, 4.0, 8.0, 8.0, 8.0])
     """
+    extras = _Extras(padding_mode, method, memory_budget, precision)
+    return _depthwise(input, filter, strides, padding, data_format, dilations, extras)
 
 
-@_public(_separable, rank=2)
-def separable_conv2d() -> None:
-    """separable_conv2d(input, depthwise_filter, pointwise_filter, strides, padding, data_format=None, dilations=None)
+@_doc
+def separable_conv2d(
+    input: Array,
+    depthwise_filter: Array,
+    pointwise_filter: Array,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None = None,
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+    *,
+    padding_mode: PaddingMode = "zeros",
+    method: Method = "auto",
+    memory_budget: int | None = None,
+    precision: Precision = None,
+) -> Array:
+    """Depthwise then 1x1 pointwise convolution, the twin of ``tf.nn.separable_conv2d``.
 
-    Depthwise then 1x1 pointwise convolution, the twin of ``tf.nn.separable_conv2d``.
-
+    Parameters
+    ----------
     input : array
         Shape ``(N, H, W, C_in)`` (``"NHWC"``, the default) or ``(N, C_in, H, W)``.
     depthwise_filter : array
         Shape ``(kh, kw, C_in, multiplier)``; strides, padding and dilations apply to it.
     pointwise_filter : array
         Shape ``(1, 1, C_in * multiplier, C_out)``.
+    %(strides)s
+    %(padding)s
+    %(data_format_2d)s
+    %(dilations)s
+    %(name)s
+    %(padding_mode)s
+    %(extras)s
 
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xconv
     >>> x = np.ones((1, 5, 5, 2))
     >>> y = xconv.separable_conv2d(x, np.ones((3, 3, 2, 2)), np.ones((1, 1, 4, 7)), 1, "SAME")
     >>> y.shape, float(y[0, 2, 2, 0])
     ((1, 5, 5, 7), 36.0)
     """
+    extras = _Extras(padding_mode, method, memory_budget, precision)
+    return _separable(
+        input, depthwise_filter, pointwise_filter, strides, padding, data_format, dilations,
+        extras,
+    )  # fmt: skip
 
 
-@_public(_input_grad, rank=None, names=_TRANSPOSE)
-def conv_transpose() -> None:
-    """conv_transpose(input, filters, output_shape, strides, padding='SAME', data_format=None, dilations=None)
-
-    N-d transposed convolution, the twin of ``tf.nn.conv_transpose``.
+@_doc
+def conv_transpose(
+    input: Array,
+    filters: Array,
+    output_shape: Sizes,
+    strides: IntOrSeq,
+    padding: PaddingArg = "SAME",
+    data_format: str | None = None,
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+    *,
+    padding_mode: PaddingMode = "zeros",
+    method: Method = "auto",
+    memory_budget: int | None = None,
+    precision: Precision = None,
+) -> Array:
+    """N-d transposed convolution, the twin of ``tf.nn.conv_transpose``.
 
     The gradient of :func:`convolution` with respect to its input: ``output_shape``
     is the forward input's shape and ``input`` the forward output (or its gradient).
     ``conv1d_transpose``, ``conv2d_transpose`` and ``conv3d_transpose`` are this
     function at a fixed rank.
 
+    Parameters
+    ----------
     input : array
         Shape ``(N, *spatial_in, C_in)`` or channels first.
     filters : array
@@ -603,7 +753,20 @@ def conv_transpose() -> None:
         The full output shape (rank+2 entries, ``data_format`` order). A shape that
         the forward convolution could not have mapped to ``input`` raises
         ``ValueError`` listing the sizes that fit.
+    %(strides)s
+    %(padding_optional)s
+    %(data_format_nd)s
+    %(dilations)s
+    %(name)s
+    %(padding_mode_zeros)s
+    %(extras)s
 
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xconv
     >>> x = np.ones((1, 2, 2, 1))
     >>> y = xconv.conv_transpose(x, np.ones((2, 2, 1, 1)), [1, 4, 4, 1], strides=2)
     >>> y[0, :, :, 0]
@@ -612,47 +775,200 @@ def conv_transpose() -> None:
            [1., 1., 1., 1.],
            [1., 1., 1., 1.]])
     """
+    extras = _Extras(padding_mode, method, memory_budget, precision)
+    return _input_grad(
+        output_shape, filters, input, strides, padding, data_format, dilations, extras,
+        rank=None, names=_TRANSPOSE,
+    )  # fmt: skip
 
 
-def _transpose_at(rank: int) -> Callable[..., Array]:
-    """``conv{rank}d_transpose``: :func:`conv_transpose` at one rank, TF's default layout."""
-    name, layout = f"conv{rank}d_transpose", _FORMATS[rank][0]
-    kernel = ", ".join(f"k{axis}" for axis in layout[1:-1].lower())
-    sizes = ", ".join(["4"] * rank)
-    text = f"""\
-    {name}(input, filters, output_shape, strides, padding='SAME', \
-data_format='{layout}', dilations=None)
+@_doc
+def conv1d_transpose(
+    input: Array,
+    filters: Array,
+    output_shape: Sizes,
+    strides: IntOrSeq,
+    padding: PaddingArg = "SAME",
+    data_format: str | None = "NWC",
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+    *,
+    padding_mode: PaddingMode = "zeros",
+    method: Method = "auto",
+    memory_budget: int | None = None,
+    precision: Precision = None,
+) -> Array:
+    """1-d transposed convolution, the twin of ``tf.nn.conv1d_transpose``.
 
-    {rank}-d transposed convolution, the twin of ``tf.nn.{name}``.
-
+    Parameters
+    ----------
     input, output_shape
-        As in :func:`conv_transpose`, for a {rank}-d convolution.
+        As in :func:`conv_transpose`, for a 1-d convolution.
     filters : array
-        Shape ``({kernel}, C_out / groups, C_in)``.
+        Shape ``(kw, C_out / groups, C_in)``.
+    %(strides)s
+    %(padding_optional)s
+    %(data_format_1d)s
+    %(dilations)s
+    %(name)s
+    %(padding_mode_zeros)s
+    %(extras)s
 
-    >>> x = np.ones((1,) + (2,) * {rank} + (4,))
-    >>> xconv.{name}(x, np.ones((3,) * {rank} + (2, 4)), [1, {sizes}, 2], 2).shape
-    (1, {sizes}, 2)
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xconv
+    >>> x = np.ones((1, 2, 4))
+    >>> xconv.conv1d_transpose(x, np.ones((3, 2, 4)), [1, 4, 2], 2).shape
+    (1, 4, 2)
     """
-    return _make(_input_grad, text, rank=rank, names=_TRANSPOSE)
+    extras = _Extras(padding_mode, method, memory_budget, precision)
+    return _input_grad(
+        output_shape, filters, input, strides, padding, data_format, dilations, extras,
+        rank=1, names=_TRANSPOSE,
+    )  # fmt: skip
 
 
-conv1d_transpose, conv2d_transpose, conv3d_transpose = map(_transpose_at, (1, 2, 3))
+@_doc
+def conv2d_transpose(
+    input: Array,
+    filters: Array,
+    output_shape: Sizes,
+    strides: IntOrSeq,
+    padding: PaddingArg = "SAME",
+    data_format: str | None = "NHWC",
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+    *,
+    padding_mode: PaddingMode = "zeros",
+    method: Method = "auto",
+    memory_budget: int | None = None,
+    precision: Precision = None,
+) -> Array:
+    """2-d transposed convolution, the twin of ``tf.nn.conv2d_transpose``.
+
+    Parameters
+    ----------
+    input, output_shape
+        As in :func:`conv_transpose`, for a 2-d convolution.
+    filters : array
+        Shape ``(kh, kw, C_out / groups, C_in)``.
+    %(strides)s
+    %(padding_optional)s
+    %(data_format_2d)s
+    %(dilations)s
+    %(name)s
+    %(padding_mode_zeros)s
+    %(extras)s
+
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xconv
+    >>> x = np.ones((1, 2, 2, 4))
+    >>> xconv.conv2d_transpose(x, np.ones((3, 3, 2, 4)), [1, 4, 4, 2], 2).shape
+    (1, 4, 4, 2)
+    """
+    extras = _Extras(padding_mode, method, memory_budget, precision)
+    return _input_grad(
+        output_shape, filters, input, strides, padding, data_format, dilations, extras,
+        rank=2, names=_TRANSPOSE,
+    )  # fmt: skip
 
 
-@_public(_input_grad, rank=None)
-def conv_backprop_input() -> None:
-    """conv_backprop_input(input_sizes, filters, out_backprop, strides, padding, data_format=None, dilations=None)
+@_doc
+def conv3d_transpose(
+    input: Array,
+    filters: Array,
+    output_shape: Sizes,
+    strides: IntOrSeq,
+    padding: PaddingArg = "SAME",
+    data_format: str | None = "NDHWC",
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+    *,
+    padding_mode: PaddingMode = "zeros",
+    method: Method = "auto",
+    memory_budget: int | None = None,
+    precision: Precision = None,
+) -> Array:
+    """3-d transposed convolution, the twin of ``tf.nn.conv3d_transpose``.
 
-    Gradient of an N-d :func:`convolution` with respect to its input.
+    Parameters
+    ----------
+    input, output_shape
+        As in :func:`conv_transpose`, for a 3-d convolution.
+    filters : array
+        Shape ``(kd, kh, kw, C_out / groups, C_in)``.
+    %(strides)s
+    %(padding_optional)s
+    %(data_format_3d)s
+    %(dilations)s
+    %(name)s
+    %(padding_mode_zeros)s
+    %(extras)s
 
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xconv
+    >>> x = np.ones((1, 2, 2, 2, 4))
+    >>> xconv.conv3d_transpose(x, np.ones((3, 3, 3, 2, 4)), [1, 4, 4, 4, 2], 2).shape
+    (1, 4, 4, 4, 2)
+    """
+    extras = _Extras(padding_mode, method, memory_budget, precision)
+    return _input_grad(
+        output_shape, filters, input, strides, padding, data_format, dilations, extras,
+        rank=3, names=_TRANSPOSE,
+    )  # fmt: skip
+
+
+@_doc
+def conv_backprop_input(
+    input_sizes: Sizes,
+    filters: Array,
+    out_backprop: Array,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None = None,
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+    *,
+    padding_mode: PaddingMode = "zeros",
+    method: Method = "auto",
+    memory_budget: int | None = None,
+    precision: Precision = None,
+) -> Array:
+    """Gradient of an N-d :func:`convolution` with respect to its input.
+
+    Parameters
+    ----------
     input_sizes : sequence of int or 1-d integer array
         The forward input's shape (rank+2 entries, ``data_format`` order).
     filters : array
         The forward filters, ``(*k, C_in / groups, C_out)``.
     out_backprop : array
         The gradient of the forward output.
+    %(strides)s
+    %(padding)s
+    %(data_format_nd)s
+    %(dilations)s
+    %(name)s
+    %(padding_mode_zeros)s
+    %(extras)s
 
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xconv
     >>> rng = np.random.default_rng(0)
     >>> x, w = rng.random((1, 7, 7, 2)), rng.random((3, 3, 2, 4))
     >>> dy = rng.random(xconv.convolution(x, w, 2, "SAME").shape)
@@ -660,20 +976,52 @@ def conv_backprop_input() -> None:
     >>> bool(np.isclose(np.sum(dx * x), np.sum(dy * xconv.convolution(x, w, 2, "SAME"))))
     True
     """
+    extras = _Extras(padding_mode, method, memory_budget, precision)
+    return _input_grad(
+        input_sizes, filters, out_backprop, strides, padding, data_format, dilations, extras,
+        rank=None,
+    )  # fmt: skip
 
 
-@_public(_input_grad, rank=2)
-def conv2d_backprop_input() -> None:
-    """conv2d_backprop_input(input_sizes, filters, out_backprop, strides, padding, data_format='NHWC', dilations=None)
-
-    Gradient of :func:`conv2d` w.r.t. its input, the twin of ``Conv2DBackpropInput``.
+@_doc
+def conv2d_backprop_input(
+    input_sizes: Sizes,
+    filters: Array,
+    out_backprop: Array,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None = "NHWC",
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+    *,
+    padding_mode: PaddingMode = "zeros",
+    method: Method = "auto",
+    memory_budget: int | None = None,
+    precision: Precision = None,
+) -> Array:
+    """Gradient of :func:`conv2d` w.r.t. its input, the twin of ``Conv2DBackpropInput``.
 
     Strides > 1 together with dilations > 1 are computed too (TensorFlow's CPU
     kernel refuses them).
 
+    Parameters
+    ----------
     input_sizes, filters, out_backprop
         As in :func:`conv_backprop_input`, for a 2-d convolution.
+    %(strides)s
+    %(padding)s
+    %(data_format_2d)s
+    %(dilations)s
+    %(name)s
+    %(padding_mode_zeros)s
+    %(extras)s
 
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xconv
     >>> dy = np.ones((1, 3, 3, 1))
     >>> dx = xconv.conv2d_backprop_input([1, 5, 5, 1], np.ones((3, 3, 1, 1)), dy, 1, "VALID")
     >>> dx[0, :, :, 0]
@@ -683,62 +1031,158 @@ def conv2d_backprop_input() -> None:
            [2., 4., 6., 4., 2.],
            [1., 2., 3., 2., 1.]])
     """
+    extras = _Extras(padding_mode, method, memory_budget, precision)
+    return _input_grad(
+        input_sizes, filters, out_backprop, strides, padding, data_format, dilations, extras,
+        rank=2,
+    )  # fmt: skip
 
 
-@_public(_filter_grad, rank=None)
-def conv_backprop_filter() -> None:
-    """conv_backprop_filter(input, filter_sizes, out_backprop, strides, padding, data_format=None, dilations=None)
+@_doc
+def conv_backprop_filter(
+    input: Array,
+    filter_sizes: Sizes,
+    out_backprop: Array,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None = None,
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+    *,
+    padding_mode: PaddingMode = "zeros",
+    method: Method = "auto",
+    memory_budget: int | None = None,
+    precision: Precision = None,
+) -> Array:
+    """Gradient of an N-d :func:`convolution` with respect to its filters.
 
-    Gradient of an N-d :func:`convolution` with respect to its filters.
-
+    Parameters
+    ----------
     input : array
         The forward input.
     filter_sizes : sequence of int or 1-d integer array
         The filter shape ``(*k, C_in / groups, C_out)``.
     out_backprop : array
         The gradient of the forward output.
+    %(strides)s
+    %(padding)s
+    %(data_format_nd)s
+    %(dilations)s
+    %(name)s
+    %(padding_mode_zeros)s
+    %(extras)s
 
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xconv
     >>> x = np.arange(6.0).reshape(1, 6, 1)
     >>> xconv.conv_backprop_filter(x, [2, 1, 1], np.ones((1, 5, 1)), 1, "VALID")[:, 0, 0]
     array([10., 15.])
     """
+    extras = _Extras(padding_mode, method, memory_budget, precision)
+    return _filter_grad(
+        input, filter_sizes, out_backprop, strides, padding, data_format, dilations, extras,
+        rank=None,
+    )  # fmt: skip
 
 
-@_public(_filter_grad, rank=2)
-def conv2d_backprop_filter() -> None:
-    """conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, data_format='NHWC', dilations=None)
-
-    Gradient of :func:`conv2d` w.r.t. its filters, the twin of ``Conv2DBackpropFilter``.
+@_doc
+def conv2d_backprop_filter(
+    input: Array,
+    filter_sizes: Sizes,
+    out_backprop: Array,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None = "NHWC",
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+    *,
+    padding_mode: PaddingMode = "zeros",
+    method: Method = "auto",
+    memory_budget: int | None = None,
+    precision: Precision = None,
+) -> Array:
+    """Gradient of :func:`conv2d` w.r.t. its filters, the twin of ``Conv2DBackpropFilter``.
 
     Unlike TensorFlow's CPU kernel, it also takes strides > 1 with dilations > 1.
 
+    Parameters
+    ----------
     input : array
         The forward input, 4-d in ``data_format`` order.
     filter_sizes : sequence of int or 1-d integer array
         ``(kh, kw, C_in / groups, C_out)``, the shape of the result.
     out_backprop : array
         The gradient of the forward output.
+    %(strides)s
+    %(padding)s
+    %(data_format_2d)s
+    %(dilations)s
+    %(name)s
+    %(padding_mode_zeros)s
+    %(extras)s
 
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xconv
     >>> x = np.ones((2, 9, 8, 3))
     >>> dy = np.ones(xconv.conv2d(x, np.ones((3, 3, 3, 4)), 2, "SAME", dilations=2).shape)
     >>> xconv.conv2d_backprop_filter(x, [3, 3, 3, 4], dy, 2, "SAME", dilations=2).shape
     (3, 3, 3, 4)
     """
+    extras = _Extras(padding_mode, method, memory_budget, precision)
+    return _filter_grad(
+        input, filter_sizes, out_backprop, strides, padding, data_format, dilations, extras,
+        rank=2,
+    )  # fmt: skip
 
 
-@_public(_depthwise_input_grad, rank=2)
-def depthwise_conv2d_backprop_input() -> None:
-    """depthwise_conv2d_backprop_input(input_sizes, filter, out_backprop, strides, padding, data_format='NHWC', dilations=None)
+@_doc
+def depthwise_conv2d_backprop_input(
+    input_sizes: Sizes,
+    filter: Array,
+    out_backprop: Array,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None = "NHWC",
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+    *,
+    padding_mode: PaddingMode = "zeros",
+    method: Method = "auto",
+    memory_budget: int | None = None,
+    precision: Precision = None,
+) -> Array:
+    """Gradient of :func:`depthwise_conv2d` w.r.t. its input (``DepthwiseConv2dNativeBackpropInput``).
 
-    Gradient of :func:`depthwise_conv2d` w.r.t. its input (``DepthwiseConv2dNativeBackpropInput``).
-
+    Parameters
+    ----------
     input_sizes : sequence of int or 1-d integer array
         The forward input's shape (4 entries, ``data_format`` order).
     filter : array
         The depthwise filter ``(kh, kw, C_in, multiplier)``.
     out_backprop : array
         The gradient of the forward output, ``C_in * multiplier`` channels.
+    %(strides)s
+    %(padding)s
+    %(data_format_2d)s
+    %(dilations)s
+    %(name)s
+    %(padding_mode_zeros)s
+    %(extras)s
 
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xconv
     >>> dy = np.ones((1, 2, 2, 4))
     >>> w = np.ones((2, 2, 2, 2))
     >>> xconv.depthwise_conv2d_backprop_input([1, 3, 3, 2], w, dy, 1, "VALID")[0, :, :, 0]
@@ -746,23 +1190,64 @@ def depthwise_conv2d_backprop_input() -> None:
            [4., 8., 4.],
            [2., 4., 2.]])
     """
+    extras = _Extras(padding_mode, method, memory_budget, precision)
+    return _depthwise_input_grad(
+        input_sizes, filter, out_backprop, strides, padding, data_format, dilations, extras
+    )
 
 
-@_public(_depthwise_filter_grad, rank=2)
-def depthwise_conv2d_backprop_filter() -> None:
-    """depthwise_conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, data_format='NHWC', dilations=None)
+@_doc
+def depthwise_conv2d_backprop_filter(
+    input: Array,
+    filter_sizes: Sizes,
+    out_backprop: Array,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None = "NHWC",
+    dilations: IntOrSeq | None = None,
+    name: str | None = None,
+    *,
+    padding_mode: PaddingMode = "zeros",
+    method: Method = "auto",
+    memory_budget: int | None = None,
+    precision: Precision = None,
+) -> Array:
+    """Gradient of :func:`depthwise_conv2d` w.r.t. its filter (``DepthwiseConv2dNativeBackpropFilter``).
 
-    Gradient of :func:`depthwise_conv2d` w.r.t. its filter (``DepthwiseConv2dNativeBackpropFilter``).
-
+    Parameters
+    ----------
     input : array
         The forward input.
     filter_sizes : sequence of int or 1-d integer array
         The depthwise filter shape ``(kh, kw, C_in, multiplier)``.
     out_backprop : array
         The gradient of the forward output, ``C_in * multiplier`` channels.
+    %(strides)s
+    %(padding)s
+    %(data_format_2d)s
+    %(dilations)s
+    %(name)s
+    %(padding_mode_zeros)s
+    %(extras)s
 
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xconv
     >>> x, dy = np.ones((1, 3, 3, 2)), np.ones((1, 2, 2, 2))
     >>> dw = xconv.depthwise_conv2d_backprop_filter(x, [2, 2, 2, 1], dy, 1, "VALID")
     >>> dw.shape, dw[:, :, 0, 0].tolist()
     ((2, 2, 2, 1), [[4.0, 4.0], [4.0, 4.0]])
     """
+    extras = _Extras(padding_mode, method, memory_budget, precision)
+    return _depthwise_filter_grad(
+        input, filter_sizes, out_backprop, strides, padding, data_format, dilations, extras
+    )
+
+
+# help() and reprs name the functions as users call them (xconv.conv2d).
+for _name in __all__:
+    globals()[_name].__module__ = "xconv"
+del _name

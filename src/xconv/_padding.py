@@ -17,12 +17,10 @@ from typing import Any
 from array_api_compat import device
 
 from . import _backend
-from ._typing import Array, Namespace, Pads
+from ._typing import PADDING_MODES, Array, Namespace, Pads
+from ._validate import as_int, is_sequence
 
 __all__ = ["PADDING_MODES", "pad_canonical", "pad_indices", "resolve_pads", "same_pads"]
-
-PADDING_MODES = ("zeros", "reflect", "symmetric", "edge", "circular")
-_NAMED = ("SAME", "VALID", "FULL")
 
 
 def same_pads(size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
@@ -41,8 +39,6 @@ def same_pads(size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
 
 
 def _as_pair(item: Any, *, name: str) -> tuple[int, int]:
-    from ._spec import as_int, is_sequence
-
     if not is_sequence(item) or len(item) != 2:
         raise ValueError(f"{name} must be a (lo, hi) pair of non-negative ints, got {item!r}")
     lo, hi = (as_int(v, name=name) for v in item)
@@ -76,8 +72,6 @@ def resolve_pads(
     ...              dilations=(1,), channels_first=False)
     ((1, 2),)
     """
-    from ._spec import as_int, is_sequence
-
     rank = len(in_sizes)
     if isinstance(padding, str):
         mode = padding.upper()

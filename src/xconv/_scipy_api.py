@@ -24,47 +24,19 @@ from typing import Any, NamedTuple
 
 from . import _backend
 from ._core import choose_method, compute_dtype, conv_general, prefers_fft
-from ._spec import ConvSpec, conv_spec, is_sequence
-from ._typing import Array, Namespace, Pads
+from ._spec import ConvSpec, conv_spec
+from ._typing import Array, Namespace, Pads, SignalMethod
 
 __all__ = [
-    "check_axes",
-    "check_choice",
+    "Extension",
     "core_method",
     "correlate_axes",
     "flip",
     "is_complex",
+    "plan",
     "scalar",
     "zeros",
 ]
-
-#: SciPy's ``method`` values (``signal.convolve``, ``signal.correlate``).
-METHODS = ("auto", "direct", "fft")
-
-
-def check_choice(value: Any, allowed: Sequence[str], *, name: str) -> str:
-    """``value`` if it is one of the strings ``allowed``, else ``ValueError`` naming ``name``."""
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-    return value
-
-
-def check_axes(axes: Any, ndim: int, *, name: str = "axes") -> tuple[int, ...]:
-    """``axes`` (None = all, an int, or a sequence of ints) as unique non-negative ints."""
-    if axes is None:
-        return tuple(range(ndim))
-    from ._spec import as_int
-
-    items = axes if is_sequence(axes) else [axes]
-    found = []
-    for i, a in enumerate(items):
-        ax = as_int(a, name=f"{name}[{i}]" if is_sequence(axes) else name)
-        if not -ndim <= ax < ndim:
-            raise ValueError(f"{name}: axis {ax} is out of range for an array of {ndim} dimensions")
-        found.append(ax % ndim)
-    if len(set(found)) != len(found):
-        raise ValueError(f"{name} must be unique, got {axes!r}")
-    return tuple(found)
 
 
 def is_complex(xp: Namespace, dtype: Any) -> bool:
@@ -118,7 +90,7 @@ def flip(a: Array, axes: Sequence[int], *, xp: Namespace) -> Array:
 
 
 def core_method(
-    method: str, xp: Namespace, spec: ConvSpec, dtype: Any, w_shape: tuple[int, ...]
+    method: SignalMethod, xp: Namespace, spec: ConvSpec, dtype: Any, w_shape: tuple[int, ...]
 ) -> str:
     """The core algorithm for SciPy's ``method``.
 
@@ -178,7 +150,7 @@ def correlate_axes(
     *,
     xp: Namespace,
     dtype: Any,
-    method: str = "auto",
+    method: SignalMethod = "auto",
 ) -> Array:
     """``y[..., n] = sum_j xpad[..., n + j] * w[..., j]`` along ``axes``, in one core call.
 
@@ -208,15 +180,3 @@ def correlate_axes(
     for i, a in enumerate(order):
         inverse[a] = i
     return xp.permute_dims(xp.reshape(y, sizes), tuple(inverse))
-
-
-def normalize_ints(value: Any, count: int, *, name: str) -> tuple[int, ...]:
-    """An int or a sequence of ``count`` ints (``origin``) as a tuple of ints."""
-    from ._spec import as_int
-
-    if not is_sequence(value):
-        return (as_int(value, name=name),) * count
-    values = tuple(as_int(v, name=f"{name}[{i}]") for i, v in enumerate(value))
-    if len(values) != count:
-        raise ValueError(f"{name} must be an int or {count} ints (one per axis), got {value!r}")
-    return values

@@ -8,68 +8,28 @@ are the model: the public wrappers translate, the core computes.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from ._padding import PADDING_MODES, resolve_pads
-from ._typing import Pads
+from ._padding import resolve_pads
+from ._typing import METHODS, PADDING_MODES, PRECISIONS, Pads
+from ._validate import as_int, as_int_tuple, check_choice, is_sequence
 
 __all__ = [
     "METHODS",
+    "PRECISIONS",
     "ConvSpec",
+    "as_int",
+    "as_int_tuple",
     "check_options",
     "conv_spec",
     "format_is_channels_first",
+    "is_sequence",
     "normalize_ints",
     "output_size",
 ]
-
-#: Algorithm names accepted by ``method=``.
-METHODS = ("auto", "einsum", "gemm", "winograd", "shift", "fft", "native")
-#: ``precision=`` values: None/"float32" accumulate float16/bfloat16 in float32.
-PRECISIONS = (None, "float32", "native")
-
-
-#: Integer arguments are sizes, offsets or steps of some library's int64 indexing.
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-
-
-def as_int(value: Any, *, name: str) -> int:
-    """Return ``value`` as a Python int; bools, floats and strings are a ``TypeError``.
-
-    Ints outside the int64 range (``2**70``) are a ``ValueError``: no array library
-    can index, pad or stride by them.
-    """
-    if isinstance(value, bool | str):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    try:
-        result = operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"{name} must be an integer, got {value!r} of type {type(value).__name__}"
-        ) from None
-    if not INT64_MIN <= result <= INT64_MAX:
-        raise ValueError(f"{name} must be an integer in the int64 range, got {result}")
-    return result
-
-
-def is_sequence(value: Any) -> bool:
-    """True for lists, tuples and 1-d arrays (not strings, scalars or 0-d arrays)."""
-    if isinstance(value, str | bytes):
-        return False
-    return isinstance(value, Sequence) or getattr(value, "ndim", None) == 1
-
-
-def as_int_tuple(value: Any, *, name: str) -> tuple[int, ...]:
-    """Return a sequence of ints (list, tuple, 1-d integer array) as a tuple of ints."""
-    if not is_sequence(value):
-        raise TypeError(
-            f"{name} must be an int or a sequence of ints, got {type(value).__name__} {value!r}"
-        )
-    return tuple(as_int(v, name=f"{name}[{i}]") for i, v in enumerate(value))
 
 
 def format_is_channels_first(
@@ -226,14 +186,10 @@ class ConvSpec:
 
 def check_options(method: Any, memory_budget: Any, precision: Any) -> None:
     """Validate the keyword-only extras shared by every public function."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+    check_choice(method, METHODS, name="method")
     if memory_budget is not None and as_int(memory_budget, name="memory_budget") <= 0:
         raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
-    if precision not in PRECISIONS:
-        raise ValueError(
-            f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}"
-        )
+    check_choice(precision, PRECISIONS, name="precision")
 
 
 def conv_spec(
@@ -273,11 +229,7 @@ def conv_spec(
     dilations_t = normalize_ints(
         dilations, name="dilations", rank=rank, channels_first=channels_first
     )
-    if padding_mode not in PADDING_MODES:
-        raise ValueError(
-            f"padding_mode must be one of {', '.join(map(repr, PADDING_MODES))}, "
-            f"got {padding_mode!r}"
-        )
+    check_choice(padding_mode, PADDING_MODES, name="padding_mode")
     spec = _shape_spec(
         tuple(input_shape),
         tuple(filter_shape),

@@ -30,32 +30,20 @@ import cmath
 import math
 import numbers
 import warnings
-from collections.abc import Callable
-from typing import Any, Literal, TypeAlias
+from collections.abc import Sequence
+from typing import Any
 
 from . import _backend
 from ._core import result_dtype
-from ._scipy_api import (
-    Extension,
-    check_axes,
-    check_choice,
-    correlate_axes,
-    flip,
-    is_complex,
-    normalize_ints,
-    scalar,
-    zeros,
-)
-from ._typing import Array, Namespace
+from ._docs import NDIMAGE_DOCS, docfiller
+from ._scipy_api import Extension, correlate_axes, flip, is_complex, scalar, zeros
+from ._typing import NDIMAGE_MODES, Array, Namespace, NdimageMode, PaddingMode
+from ._validate import as_int, check_axes, check_choice, ints_per_axis
 
 __all__ = ["convolve", "convolve1d", "correlate", "correlate1d"]
 
-Mode: TypeAlias = Literal[
-    "reflect", "constant", "nearest", "mirror", "wrap", "grid-mirror", "grid-constant", "grid-wrap"
-]
-
 #: ndimage's ``mode`` names -> the core's padding modes.
-MODES = {
+MODE_PADDING: dict[NdimageMode, PaddingMode] = {
     "reflect": "symmetric",
     "grid-mirror": "symmetric",
     "mirror": "reflect",
@@ -150,12 +138,12 @@ def _fractional(cval: Any) -> bool:
 
 def _filter(
     input: Array,
-    weights: Any,
+    weights: Array,
     output: Any,
-    mode: Any,
-    cval: Any,
-    origin: Any,
-    axes: tuple[int, ...] | None,
+    mode: NdimageMode,
+    cval: complex,
+    origin: int | Sequence[int],
+    axes: int | Sequence[int] | None,
     *,
     convolution: bool,
     axes_name: str = "axes",
@@ -190,7 +178,7 @@ def _filter(
     # As SciPy: the weights' dimensions go to the axes in increasing order, and
     # origin[i] to axes[i] (as SciPy documents it).
     order = sorted(range(len(conv_axes)), key=conv_axes.__getitem__)
-    given = normalize_ints(origin, len(conv_axes), name="origin")
+    given = ints_per_axis(origin, len(conv_axes), name="origin")
     origins = tuple(given[i] for i in order)
     conv_axes = tuple(conv_axes[i] for i in order)
     complex_weights = is_complex(xp, weights.dtype)
@@ -205,7 +193,7 @@ def _filter(
                 f"origin {origin!r} is out of range for weights of shape {k}: each entry must "
                 f"satisfy -(n // 2) <= origin <= (n - 1) // 2"
             )
-    padding_mode = MODES[check_choice(mode, tuple(MODES), name="mode")]
+    padding_mode = MODE_PADDING[check_choice(mode, NDIMAGE_MODES, name="mode")]
     dtype = _compute_dtype(xp, input, weights, cval, padding_mode == "zeros")
     value = scalar(cval, dtype, xp=xp, name="cval")
     default = input.dtype
@@ -248,150 +236,172 @@ def _filter(
     return output
 
 
-_PARAMS = """\
-input : array
-    The input array.
-weights : array or array_like
-    The kernel{shape}. A list or tuple becomes an array of the input's library on
-    its device.
-{axis}output : dtype, str or array, optional
-    The result's dtype (default: the input's, complex if the weights are), or an
-    array of the input's library and shape to write the result into and return
-    (not for immutable arrays such as JAX's).
-mode : {{"reflect", "constant", "nearest", "mirror", "wrap"}}, optional
-    How the input is extended beyond its edges (see :mod:`xconv.ndimage`).
-cval : number, optional
-    The value of ``mode="constant"``.
-origin : int{origin_seq}, optional
-    Shift of the kernel's centre ``n // 2``; each entry in
-    ``[-(n // 2), (n - 1) // 2]``."""
-
-_RETURNS = """
-Returns
--------
-array
-    The filtered array, of the input's shape, library and device.
-
-Raises
-------
-TypeError
-    Non-arrays, arrays of different libraries, non-numeric dtypes, an ``output``
-    that is not a dtype or array, a real ``output`` for complex data.
-ValueError
-    Weights of the wrong number of dimensions or empty, unknown ``mode``,
-    ``origin`` out of range, bad ``axes``/``axis``, a complex ``cval`` for real data.
-"""
+_doc = docfiller(NDIMAGE_DOCS)
 
 
-def _doc(summary: str, one_d: bool, examples: str) -> str:
-    params = _PARAMS.format(
-        shape=" (1-d)" if one_d else ", one dimension per filtered axis",
-        axis="axis : int, optional\n    The axis to filter along (default: the last).\n"
-        if one_d
-        else "",
-        origin_seq="" if one_d else " or sequence of int",
-    )
-    if not one_d:
-        params += (
-            "\naxes : int or sequence of int, optional\n"
-            "    The axes to filter (default: all); ``weights`` has one dimension per axis."
-        )
-    imports = ">>> import numpy as np\n>>> from xconv import ndimage\n"
-    return (
-        f"{summary}\n\nParameters\n----------\n{params}\n{_RETURNS}\nExamples\n--------\n"
-        f"{imports}{examples}"
-    )
-
-
-def _nd(convolution: bool) -> Callable[..., Array]:
-    """``correlate`` (``convolution=False``) or ``convolve``: the signature once."""
-
-    def nd_filter(
-        input: Array,
-        weights: Any,
-        output: Any = None,
-        mode: Mode = "reflect",
-        cval: complex = 0.0,
-        origin: int | tuple[int, ...] = 0,
-        *,
-        axes: Any = None,
-    ) -> Array:
-        return _filter(input, weights, output, mode, cval, origin, axes, convolution=convolution)
-
-    return _named(nd_filter, "convolve" if convolution else "correlate")
-
-
-def _one_d(convolution: bool) -> Callable[..., Array]:
-    """``correlate1d`` or ``convolve1d`` (SciPy puts ``axis`` third)."""
-
-    def filter_1d(
-        input: Array,
-        weights: Any,
-        axis: int = -1,
-        output: Any = None,
-        mode: Mode = "reflect",
-        cval: complex = 0.0,
-        origin: int = 0,
-    ) -> Array:
-        return _filter(
-            input, weights, output, mode, cval, origin, _axis(axis),
-            convolution=convolution, axes_name="axis",
-        )  # fmt: skip
-
-    return _named(filter_1d, "convolve1d" if convolution else "correlate1d")
-
-
-def _named(func: Callable[..., Array], name: str) -> Callable[..., Array]:
-    func.__name__ = func.__qualname__ = name
-    return func
-
-
-correlate, convolve = _nd(False), _nd(True)
-correlate1d, convolve1d = _one_d(False), _one_d(True)
-
-
-def _axis(axis: Any) -> tuple[int, ...]:
-    from ._spec import as_int
-
-    return (as_int(axis, name="axis"),)
-
-
-correlate.__doc__ = _doc(
+@_doc
+def correlate(
+    input: Array,
+    weights: Array,
+    output: Array | str | None = None,
+    mode: NdimageMode = "reflect",
+    cval: complex = 0.0,
+    origin: int | Sequence[int] = 0,
+    *,
+    axes: int | Sequence[int] | None = None,
+) -> Array:
     """Multidimensional correlation, as ``scipy.ndimage.correlate``.
 
-``out[i] = sum_j weights[j] * input_ext[i + j - c]`` with ``c = weights.shape // 2 +
-origin``; complex weights are conjugated (SciPy >= 1.6).""",
-    False,
-    """>>> x = np.arange(12.0).reshape(3, 4)
->>> ndimage.correlate(x, np.ones((3, 3)) / 9, mode="nearest").round(2)
-array([[1.67, 2.33, 3.33, 4.  ],
-       [4.33, 5.  , 6.  , 6.67],
-       [7.  , 7.67, 8.67, 9.33]])
->>> ndimage.correlate(x, 1.0 - np.arange(3.0), mode="constant", cval=5, axes=1)
-array([[ 4., -2., -2., -3.],
-       [ 0., -2., -2.,  1.],
-       [-4., -2., -2.,  5.]])
-""",
-)
-convolve.__doc__ = _doc(
+    ``out[i] = sum_j weights[j] * input_ext[i + j - c]`` with ``c = weights.shape // 2 +
+    origin``; complex weights are conjugated (SciPy >= 1.6).
+
+    Parameters
+    ----------
+    %(input)s
+    %(weights)s
+    %(output)s
+    %(mode)s
+    %(cval)s
+    %(origin)s
+    %(axes)s
+
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xconv import ndimage
+    >>> x = np.arange(12.0).reshape(3, 4)
+    >>> ndimage.correlate(x, np.ones((3, 3)) / 9, mode="nearest").round(2)
+    array([[1.67, 2.33, 3.33, 4.  ],
+           [4.33, 5.  , 6.  , 6.67],
+           [7.  , 7.67, 8.67, 9.33]])
+    >>> ndimage.correlate(x, 1.0 - np.arange(3.0), mode="constant", cval=5, axes=1)
+    array([[ 4., -2., -2., -3.],
+           [ 0., -2., -2.,  1.],
+           [-4., -2., -2.,  5.]])
+    """
+    return _filter(input, weights, output, mode, cval, origin, axes, convolution=False)
+
+
+@_doc
+def convolve(
+    input: Array,
+    weights: Array,
+    output: Array | str | None = None,
+    mode: NdimageMode = "reflect",
+    cval: complex = 0.0,
+    origin: int | Sequence[int] = 0,
+    *,
+    axes: int | Sequence[int] | None = None,
+) -> Array:
     """Multidimensional convolution, as ``scipy.ndimage.convolve``.
 
-:func:`correlate` with the weights flipped and the origin negated (minus one more
-for even extents, so that an even kernel's centre stays at ``n // 2``).""",
-    False,
-    """>>> ndimage.convolve(np.arange(4), np.ones(3, dtype=int), mode="wrap")
-array([4, 3, 6, 5])
-""",
-)
-for _func, _result in (
-    (correlate1d, "array([ 0,  3, 13, 31, 27, 21, 23, 33])"),
-    (convolve1d, "array([ 1,  7, 21, 33, 23, 21, 27, 36])"),
-):
-    _kind = "convolution" if _func is convolve1d else "correlation"
-    _func.__doc__ = _doc(
-        f"One-dimensional {_kind} along ``axis``, as ``scipy.ndimage.{_func.__name__}``.",
-        True,
-        f">>> x = np.arange(8) ** 2 % 10\n>>> x\narray([0, 1, 4, 9, 6, 5, 6, 9])\n"
-        f">>> ndimage.{_func.__name__}(x, [1, 3])\n{_result}\n",
-    )
-del _func, _result, _kind
+    :func:`correlate` with the weights flipped and the origin negated (minus one more
+    for even extents, so that an even kernel's centre stays at ``n // 2``).
+
+    Parameters
+    ----------
+    %(input)s
+    %(weights)s
+    %(output)s
+    %(mode)s
+    %(cval)s
+    %(origin)s
+    %(axes)s
+
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xconv import ndimage
+    >>> ndimage.convolve(np.arange(4), np.ones(3, dtype=int), mode="wrap")
+    array([4, 3, 6, 5])
+    """
+    return _filter(input, weights, output, mode, cval, origin, axes, convolution=True)
+
+
+@_doc
+def correlate1d(
+    input: Array,
+    weights: Array,
+    axis: int = -1,
+    output: Array | str | None = None,
+    mode: NdimageMode = "reflect",
+    cval: complex = 0.0,
+    origin: int = 0,
+) -> Array:
+    """One-dimensional correlation along ``axis``, as ``scipy.ndimage.correlate1d``.
+
+    Parameters
+    ----------
+    %(input)s
+    %(weights_1d)s
+    %(axis)s
+    %(output)s
+    %(mode)s
+    %(cval)s
+    %(origin_1d)s
+
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xconv import ndimage
+    >>> x = np.arange(8) ** 2 % 10
+    >>> x
+    array([0, 1, 4, 9, 6, 5, 6, 9])
+    >>> ndimage.correlate1d(x, [1, 3])
+    array([ 0,  3, 13, 31, 27, 21, 23, 33])
+    """
+    return _filter(
+        input, weights, output, mode, cval, origin, _axis(axis),
+        convolution=False, axes_name="axis",
+    )  # fmt: skip
+
+
+@_doc
+def convolve1d(
+    input: Array,
+    weights: Array,
+    axis: int = -1,
+    output: Array | str | None = None,
+    mode: NdimageMode = "reflect",
+    cval: complex = 0.0,
+    origin: int = 0,
+) -> Array:
+    """One-dimensional convolution along ``axis``, as ``scipy.ndimage.convolve1d``.
+
+    Parameters
+    ----------
+    %(input)s
+    %(weights_1d)s
+    %(axis)s
+    %(output)s
+    %(mode)s
+    %(cval)s
+    %(origin_1d)s
+
+    %(returns_raises)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xconv import ndimage
+    >>> x = np.arange(8) ** 2 % 10
+    >>> x
+    array([0, 1, 4, 9, 6, 5, 6, 9])
+    >>> ndimage.convolve1d(x, [1, 3])
+    array([ 1,  7, 21, 33, 23, 21, 27, 36])
+    """
+    return _filter(
+        input, weights, output, mode, cval, origin, _axis(axis),
+        convolution=True, axes_name="axis",
+    )  # fmt: skip
+
+
+def _axis(axis: int) -> tuple[int, ...]:
+    """The 1-d functions' ``axis`` as the ``axes`` of :func:`_filter` (checked)."""
+    return (as_int(axis, name="axis"),)

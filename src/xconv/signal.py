@@ -24,16 +24,13 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeAlias
 
 from . import _backend
 from ._core import result_dtype
 from ._scipy_api import (
-    METHODS,
     Extension,
-    check_axes,
-    check_choice,
     core_method,
     correlate_axes,
     flip,
@@ -42,7 +39,19 @@ from ._scipy_api import (
     scalar,
     zeros,
 )
-from ._typing import Array, Namespace, Pads
+from ._typing import (
+    BOUNDARIES,
+    SIGNAL_METHODS,
+    SIGNAL_MODES,
+    Array,
+    Boundary,
+    Namespace,
+    PaddingMode,
+    Pads,
+    SignalMethod,
+    SignalMode,
+)
+from ._validate import check_axes, check_choice
 
 __all__ = [
     "choose_conv_method",
@@ -54,13 +63,8 @@ __all__ = [
     "oaconvolve",
 ]
 
-Mode: TypeAlias = Literal["full", "same", "valid"]
-Method: TypeAlias = Literal["auto", "direct", "fft"]
-Boundary: TypeAlias = Literal["fill", "pad", "wrap", "circular", "symm", "symmetric"]
-
-MODES = ("full", "same", "valid")
 #: convolve2d's ``boundary`` names (with SciPy's aliases) -> the core's padding modes.
-BOUNDARIES = {
+BOUNDARY_MODES: dict[Boundary, PaddingMode] = {
     "fill": "zeros",
     "pad": "zeros",
     "wrap": "circular",
@@ -161,8 +165,8 @@ def _operands(
 def _check(xp: Namespace, in1: Array, in2: Array, mode: Any, method: Any = "auto") -> Any:
     """Check modes and dimensions; the result dtype (``xp.result_type``)."""
     dtype = result_dtype(xp, in1, in2, names=("in1", "in2"))
-    check_choice(mode, MODES, name="mode")
-    check_choice(method, METHODS, name="method")
+    check_choice(mode, SIGNAL_MODES, name="mode")
+    check_choice(method, SIGNAL_METHODS, name="method")
     if in1.ndim != in2.ndim:
         raise ValueError(
             f"in1 and in2 must have the same number of dimensions, got shapes "
@@ -174,16 +178,16 @@ def _check(xp: Namespace, in1: Array, in2: Array, mode: Any, method: Any = "auto
 def _linear(
     in1: Array,
     in2: Array,
-    mode: str,
-    method: str,
+    mode: SignalMode,
+    method: SignalMethod,
     kind: _Kind,
-    boundary: str = "fill",
-    fillvalue: Any = 0,
+    boundary: Boundary = "fill",
+    fillvalue: complex = 0,
 ) -> Array:
     """:func:`convolve`, :func:`correlate`, :func:`convolve2d` and :func:`correlate2d`."""
     xp = _backend.namespace(in1=in1, in2=in2)
     dtype = _check(xp, in1, in2, mode, method)
-    padding_mode = BOUNDARIES[check_choice(boundary, tuple(BOUNDARIES), name="boundary")]
+    padding_mode = BOUNDARY_MODES[check_choice(boundary, BOUNDARIES, name="boundary")]
     value = scalar(fillvalue, dtype, xp=xp, name="fillvalue")
     if in1.ndim == 0:
         return xp.multiply(in1, _operands(in1, in2, kind, False, mode, xp)[1])
@@ -209,7 +213,9 @@ def _linear(
 # --- public functions ------------------------------------------------------------------
 
 
-def convolve(in1: Array, in2: Array, mode: Mode = "full", method: Method = "auto") -> Array:
+def convolve(
+    in1: Array, in2: Array, mode: SignalMode = "full", method: SignalMethod = "auto"
+) -> Array:
     """Convolve two N-d arrays, as ``scipy.signal.convolve``.
 
     Parameters
@@ -256,7 +262,9 @@ def convolve(in1: Array, in2: Array, mode: Mode = "full", method: Method = "auto
     return _linear(in1, in2, mode, method, "convolve")
 
 
-def correlate(in1: Array, in2: Array, mode: Mode = "full", method: Method = "auto") -> Array:
+def correlate(
+    in1: Array, in2: Array, mode: SignalMode = "full", method: SignalMethod = "auto"
+) -> Array:
     """Cross-correlate two N-d arrays, as ``scipy.signal.correlate``.
 
     ``z[k] = sum_l in1[l + k - (n2 - 1)] * conj(in2[l])`` for the full output: the
@@ -285,26 +293,14 @@ def correlate(in1: Array, in2: Array, mode: Mode = "full", method: Method = "aut
     return _linear(in1, in2, mode, method, "correlate")
 
 
-def _two_d(kind: Literal["convolve", "correlate2d"]) -> Callable[..., Array]:
-    """``convolve2d`` or ``correlate2d``: SciPy's signature, written once."""
-    name = "convolve2d" if kind == "convolve" else "correlate2d"
-
-    def two_d(
-        in1: Array,
-        in2: Array,
-        mode: Mode = "full",
-        boundary: Boundary = "fill",
-        fillvalue: complex = 0,
-    ) -> Array:
-        _check_2d(in1, in2, name)
-        return _linear(in1, in2, mode, "auto", kind, boundary, fillvalue)
-
-    two_d.__name__ = two_d.__qualname__ = name
-    return two_d
-
-
-convolve2d = _two_d("convolve")
-convolve2d.__doc__ = """Convolve two 2-d arrays with a boundary condition, as ``scipy.signal.convolve2d``.
+def convolve2d(
+    in1: Array,
+    in2: Array,
+    mode: SignalMode = "full",
+    boundary: Boundary = "fill",
+    fillvalue: complex = 0,
+) -> Array:
+    """Convolve two 2-d arrays with a boundary condition, as ``scipy.signal.convolve2d``.
 
     SciPy's twin is a direct loop; here ``method="auto"`` of :func:`convolve`
     applies, so large kernels of floating data go through the FFT.
@@ -345,8 +341,18 @@ convolve2d.__doc__ = """Convolve two 2-d arrays with a boundary condition, as ``
            [10.,  8., 12.],
            [22., 20., 24.]])
     """
-correlate2d = _two_d("correlate2d")
-correlate2d.__doc__ = """Cross-correlate two 2-d arrays, as ``scipy.signal.correlate2d``.
+    _check_2d(in1, in2, "convolve2d")
+    return _linear(in1, in2, mode, "auto", "convolve", boundary, fillvalue)
+
+
+def correlate2d(
+    in1: Array,
+    in2: Array,
+    mode: SignalMode = "full",
+    boundary: Boundary = "fill",
+    fillvalue: complex = 0,
+) -> Array:
+    """Cross-correlate two 2-d arrays, as ``scipy.signal.correlate2d``.
 
     As :func:`convolve2d` with ``in2`` conjugated and not flipped. Two SciPy quirks
     are kept: ``"same"`` centres on the full output at ``n2 // 2`` (not
@@ -375,6 +381,8 @@ correlate2d.__doc__ = """Cross-correlate two 2-d arrays, as ``scipy.signal.corre
            [-1, -1,  0],
            [-1, -1,  0]])
     """
+    _check_2d(in1, in2, "correlate2d")
+    return _linear(in1, in2, mode, "auto", "correlate2d", boundary, fillvalue)
 
 
 def _check_2d(in1: Array, in2: Array, name: str) -> None:
@@ -395,7 +403,7 @@ def _fft_dtype(xp: Namespace, dtype: Any) -> Any:
     return dtype
 
 
-def _frequency(in1: Array, in2: Array, mode: str, axes: Any) -> Array:
+def _frequency(in1: Array, in2: Array, mode: SignalMode, axes: int | Sequence[int] | None) -> Array:
     """:func:`fftconvolve` and :func:`oaconvolve`: the core's FFT along ``axes``."""
     xp = _backend.namespace(in1=in1, in2=in2)
     _check(xp, in1, in2, mode)
@@ -431,7 +439,9 @@ def _frequency(in1: Array, in2: Array, mode: str, axes: Any) -> Array:
     return correlate_axes(x, w, conv_axes, Extension(pads), xp=xp, dtype=dtype, method="fft")
 
 
-def fftconvolve(in1: Array, in2: Array, mode: Mode = "full", axes: Any = None) -> Array:
+def fftconvolve(
+    in1: Array, in2: Array, mode: SignalMode = "full", axes: int | Sequence[int] | None = None
+) -> Array:
     """Convolve two N-d arrays with the FFT, as ``scipy.signal.fftconvolve``.
 
     Parameters
@@ -472,7 +482,9 @@ def fftconvolve(in1: Array, in2: Array, mode: Mode = "full", axes: Any = None) -
     return _frequency(in1, in2, mode, axes)
 
 
-def oaconvolve(in1: Array, in2: Array, mode: Mode = "full", axes: Any = None) -> Array:
+def oaconvolve(
+    in1: Array, in2: Array, mode: SignalMode = "full", axes: int | Sequence[int] | None = None
+) -> Array:
     """Convolve two N-d arrays by overlapping blocks, as ``scipy.signal.oaconvolve``.
 
     The core's FFT already cuts long axes into blocks where that is cheaper
@@ -506,7 +518,7 @@ def oaconvolve(in1: Array, in2: Array, mode: Mode = "full", axes: Any = None) ->
 
 
 def choose_conv_method(
-    in1: Array, in2: Array, mode: Mode = "full", measure: bool = False
+    in1: Array, in2: Array, mode: SignalMode = "full", measure: bool = False
 ) -> str | tuple[str, dict[str, float]]:
     """The method :func:`convolve` and :func:`correlate` use, as SciPy's twin.
 
