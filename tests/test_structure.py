@@ -39,14 +39,6 @@ BACKEND_MODULES = {
     "xconv._bench": "the benchmark suite calls the peers (torch, JAX, SciPy) themselves",
 }
 
-#: Cycles known today, each with what would end it. The test fails on any other cycle,
-#: and also once a listed one is gone (then delete its entry).
-KNOWN_CYCLES: list[list[str]] = [
-    # _spec imports _padding's resolve_pads; _padding, inside two functions, imports
-    # _spec's argument checks as_int / is_sequence: those belong in a module both import.
-    ["xconv._padding", "xconv._spec"],
-]
-
 #: Libraries that no module of xconv may import at module level.
 LAZY_LIBRARIES = BACKEND_LIBRARIES | {"tensorflow", "matplotlib", "tqdm", "threadpoolctl"}
 
@@ -167,7 +159,7 @@ def test_no_import_cycles() -> None:
     graph = import_graph(PACKAGE, "xconv")
     assert len(graph) > 10, sorted(graph)  # the whole package was read
     assert "xconv._backend" in graph["xconv._core"], graph["xconv._core"]
-    assert cycles(graph) == KNOWN_CYCLES
+    assert cycles(graph) == []
 
 
 def test_the_checker_sees_function_level_cycles(tmp_path: Path) -> None:
