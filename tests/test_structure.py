@@ -26,7 +26,7 @@ PACKAGE = Path(xconv.__file__).resolve().parent
 
 #: Libraries whose functions only the backend layer calls (and that no module may
 #: import at module level: importing xconv must not import them).
-BACKEND_LIBRARIES = frozenset({"cupy", "cupyx", "torch", "jax", "jaxlib", "dask", "scipy"})
+BACKEND_LIBRARIES = frozenset({"cupy", "cupyx", "cudnn", "torch", "jax", "jaxlib", "dask", "scipy"})
 
 #: array-api-compat's library checks (``is_torch_namespace``, ``is_dask_array``, ...).
 LIBRARY_CHECK = re.compile(r"^is_\w+_(namespace|array)$")
