@@ -89,7 +89,7 @@ def info() -> int:
         for name in CANDIDATES
     ]
     _table(["library", "version", "devices"], rows)
-    print()
+    print(f"\ncuDNN for CuPy (method='native'): {_backend.cudnn_status()}\n")
     _table(["BLAS", "version", "threads", "kernel"], _blas_rows())
     print("\nmethod='auto' picks (float32, padding SAME):")
     first = {name: from_numpy for name, _, from_numpy in reversed(backends)}  # first device

@@ -57,6 +57,10 @@ class AutoRules:
     #: gemm: 7²x512 0.91, 14²x256 0.89 (0.085 and 0.68 pixels per column), 28²x128
     #: 1.34, 56²x64 1.16 (5.4 and 43).
     shift_max_pixels_per_column: int = 2
+    #: CuPy arrays: ``auto`` runs cuDNN (``native``, through cudnn-frontend) where it
+    #: applies. Off until ``benchmarks/gpu.py`` on a GPU shows cuDNN ahead of xconv's
+    #: own CuPy methods for the layers that ``auto`` serves (``benchmarks/gpu_check.sh``).
+    cupy_native: bool = False
 
 
 #: The rules ``auto`` follows.
@@ -79,7 +83,7 @@ def choose_method(
 
     - torch and JAX arrays: the library's own convolution (``native``) where it has one
       for the case: it is what those users would call, and it keeps autograd and
-      ``jax.jit`` graphs small;
+      ``jax.jit`` graphs small; CuPy arrays too (cuDNN) when ``rules.cupy_native``;
     - depthwise and single-channel convolutions (a per-group contraction of at most
       ``rules.shift_max_contraction`` multiply-adds): ``fft`` for large kernels at
       stride 1 on floating data (:func:`prefers_fft`), else ``shift``;
@@ -99,7 +103,9 @@ def choose_method(
     eagerly (Dask graphs and JAX traces are not inspected). Integer data never goes
     to them, so integer results stay exact.
     """
-    if ALGORITHMS["native"].applies(spec, w_shape or (), dtype, xp):  # (any filters)
+    if (rules.cupy_native or _backend.library(xp) != "cupy") and ALGORITHMS["native"].applies(
+        spec, w_shape or (), dtype, xp
+    ):  # (any filters)
         return "native"
     if w_shape is None:
         return "gemm"

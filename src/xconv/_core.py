@@ -135,6 +135,8 @@ def conv_general(
     algorithm = select_algorithm(
         method, xp, spec, cdtype, tuple(w.shape), sizes, batch, accelerator
     )
+    if algorithm.pads_itself and _backend.native_accumulates_half(xp):
+        cdtype = compute_dtype(xp, dtype, "native")  # (cuDNN accumulates halves in float32)
     if method == "auto" and algorithm.mixes_values and not _backend.all_finite(xp, x, w):
         # Keep NaN and inf where a direct sum puts them: choose among the methods that
         # do not mix values.
@@ -336,7 +338,13 @@ def conv_input_grad(
     ``dy`` is in the caller's layout; ``w`` is the forward filter ``(*k, C/g, O)``. The
     filter is flipped in space and regrouped to ``(*k, O/g, C)``; the core then runs
     with input dilation = forward strides (see :func:`xconv._spec.transpose_spec`).
+    ``method="native"`` with zero padding runs the library's own input gradient where
+    it has one (cuDNN's for CuPy, :func:`xconv._backend.native_input_grad`).
     """
+    if options.get("method") == "native" and _plain_zero_padding(fwd):
+        dx = _backend.native_input_grad(dy, w, fwd, in_sizes, xp=xp, dtype=dtype)
+        if dx is not None:  # the library's own gradient (cuDNN's dgrad for CuPy)
+            return dx
     rank, groups = fwd.rank, fwd.groups
     k_sizes, cg, o = tuple(w.shape[:rank]), w.shape[-2], w.shape[-1]
     og = o // groups
@@ -363,8 +371,13 @@ def conv_filter_grad(
     The input becomes ``(C/g, *S, g * N)`` (batch and channels swapped, groups moved
     into the channel axis) and the output gradient ``(*m, N, O)`` becomes the kernel:
     a grouped convolution with stride = forward dilation and dilation = forward stride
-    (see :func:`xconv._spec.filter_grad_spec`).
+    (see :func:`xconv._spec.filter_grad_spec`). ``method="native"`` with zero padding
+    runs the library's own filter gradient where it has one (cuDNN's for CuPy).
     """
+    if options.get("method") == "native" and _plain_zero_padding(fwd):
+        dw = _backend.native_filter_grad(x, dy, fwd, k_sizes, xp=xp, dtype=dtype)
+        if dw is not None:  # the library's own gradient (cuDNN's wgrad for CuPy)
+            return dw
     rank, groups = fwd.rank, fwd.groups
     if fwd.channels_first:
         x = xp.permute_dims(x, fwd.to_canonical)

@@ -15,7 +15,11 @@ standard operations only, one module per concern:
 - :mod:`~xconv._backend.products` — :func:`contract` (``einsum`` where the library has
   one, else a batched ``matmul``), :func:`matmul`, :func:`contraction_dtype`;
 - :mod:`~xconv._backend.native` — ``method="native"``: torch's and JAX's own
-  convolutions (:func:`native_conv`, :func:`native_pads`, :func:`native_unsupported`);
+  convolutions, and cuDNN's for CuPy (:func:`native_conv`, :func:`native_pads`,
+  :func:`native_unsupported`; cuDNN's gradients :func:`native_input_grad`,
+  :func:`native_filter_grad`);
+- :mod:`~xconv._backend.cudnn` — cuDNN's convolutions for CuPy arrays through
+  cudnn-frontend's graph API (imports neither library until it runs one);
 - :mod:`~xconv._backend.inplace` — :func:`supports_inplace`, :func:`copy_into`,
   :func:`product_into`, which write only into xconv's own fresh temporaries;
 - :mod:`~xconv._backend.threads` — :func:`host_threads` and :func:`parallel` on kept
@@ -36,19 +40,30 @@ to the host.
 from __future__ import annotations
 
 from .._dask import by_chunks
-from . import products, staging, threads
+from . import cudnn, products, staging, threads
 from .arrays import all_finite, device, finish, is_dense, namespace, on_accelerator, zero_size
 from .fft import FFTFunctions, fft_namespace
 from .inplace import copy_into, product_into, supports_inplace
 from .libraries import Capabilities, capabilities, has_einsum, has_strided_views, library
 from .memory import memory_limit
-from .native import native_conv, native_pads, native_unsupported
+from .native import (
+    CUDNN_INSTALL,
+    cudnn_status,
+    cudnn_unavailable,
+    native_accumulates_half,
+    native_conv,
+    native_filter_grad,
+    native_input_grad,
+    native_pads,
+    native_unsupported,
+)
 from .products import contract, contraction_dtype, matmul
 from .staging import staged
 from .threads import THREADS_ENV, host_threads, parallel
 from .windows import sliding_windows
 
 __all__ = [
+    "CUDNN_INSTALL",
     "THREADS_ENV",
     "Capabilities",
     "FFTFunctions",
@@ -58,6 +73,8 @@ __all__ = [
     "contract",
     "contraction_dtype",
     "copy_into",
+    "cudnn_status",
+    "cudnn_unavailable",
     "device",
     "fft_namespace",
     "finish",
@@ -69,7 +86,10 @@ __all__ = [
     "matmul",
     "memory_limit",
     "namespace",
+    "native_accumulates_half",
     "native_conv",
+    "native_filter_grad",
+    "native_input_grad",
     "native_pads",
     "native_unsupported",
     "on_accelerator",

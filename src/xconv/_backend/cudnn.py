@@ -76,6 +76,7 @@ __all__ = [
     "run_fprop",
     "run_wgrad",
     "unsupported",
+    "versions",
 ]
 
 Operation = Literal["fprop", "dgrad", "wgrad"]
@@ -658,6 +659,20 @@ def available() -> str | None:
     if version <= 0:
         return "no cuDNN library loaded"
     return None
+
+
+def versions() -> str:
+    """cudnn-frontend's version and the cuDNN library's, as one line (for ``info``)."""
+    try:
+        cudnn = _import_cudnn()
+    except Exception:
+        return "cudnn-frontend not installed"
+    frontend = getattr(cudnn, "__version__", "?")
+    try:
+        backend = str(cudnn.backend_version())
+    except Exception as exc:
+        backend = f"? ({type(exc).__name__})"
+    return f"cudnn-frontend {frontend}, cuDNN {backend}"
 
 
 def clear_cache() -> None:

@@ -61,7 +61,9 @@ class Capabilities:
         and torch (torch tensors that autograd tracks excepted, see
         :func:`~xconv._backend.supports_inplace`).
     native_conv : bool
-        The library has a convolution that ``method="native"`` delegates to (torch, JAX).
+        The library has a convolution that ``method="native"`` delegates to (torch,
+        JAX; CuPy: cuDNN, where cudnn-frontend is installed and finds a GPU, see
+        :func:`~xconv._backend.cudnn_unavailable`).
     host_threads : bool
         xconv splits its own elementwise loops over host threads (NumPy only; the
         other libraries parallelise or offload their own kernels).
@@ -99,7 +101,7 @@ def _capabilities_of(xp: Namespace) -> Capabilities:
         strided_views=lib in ("numpy", "cupy", "torch"),
         einsum=lib in ("numpy", "cupy", "torch", "jax", "dask") and hasattr(xp, "einsum"),
         inplace=lib in ("numpy", "cupy", "torch"),
-        native_conv=lib in ("torch", "jax"),
+        native_conv=lib in ("torch", "jax", "cupy"),
         host_threads=lib == "numpy",
         staged=lib == "jax",
         lazy=lib == "dask",
