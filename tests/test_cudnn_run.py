@@ -474,3 +474,160 @@ def test_channels_first_views_run_in_place(spec: Any) -> None:
     if not any(a or b for a, b in fprop.x_pad):
         x_stride = declared["fprop"].tensors["X"].stride
         assert x_stride[1] > x_stride[-1], "x read channels-first, in place"
+
+
+# --- method="native" on CuPy arrays, through the public functions ---------------------------
+#
+# The stand-in arrays are NumPy arrays: the namespace is array-api-compat's NumPy one, and
+# the backend's native layer is told that it is CuPy's (its ``capabilities`` record says
+# so). The core then runs cuDNN (the stand-in) for ``method="native"``, exactly as it
+# would for CuPy arrays, and the results are compared with xconv's own ``gemm``.
+
+
+@pytest.fixture
+def cupy_native(fakes: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Make the native layer see array-api-compat's NumPy namespace as CuPy's."""
+    import dataclasses
+
+    import array_api_compat.numpy as xnp
+
+    from xconv._backend import libraries, native
+
+    caps = dataclasses.replace(libraries.capabilities(xnp), library="cupy", native_conv=True)
+    real = native.capabilities
+    monkeypatch.setattr(native, "capabilities", lambda xp: caps if xp is xnp else real(xp))
+    # The core's own temporaries (a reflect-padded input) are plain NumPy arrays here.
+    forward = _cudnn.conv_forward
+    monkeypatch.setattr(
+        _cudnn, "conv_forward", lambda x, w, *a, **k: forward(_dev(x), _dev(w), *a, **k)
+    )
+    native.cudnn_unavailable.cache_clear()
+    yield xnp
+    native.cudnn_unavailable.cache_clear()
+
+
+def _ops() -> list[str]:
+    """The cuDNN operations whose graphs are cached now."""
+    return sorted(b.graph.node["op"] for b in _cudnn._GRAPHS.values() if not isinstance(b, str))
+
+
+WIRED = [
+    # (name, data_format, input shape, filters shape, strides, padding, dilations)
+    ("2d-same-s2", "NHWC", (2, 9, 8, 4), (3, 3, 4, 6), 2, "SAME", 1),
+    ("2d-nchw-explicit", "NCHW", (2, 4, 7, 7), (3, 2, 4, 5), 1, [(0, 0), (0, 0), (1, 2), (0, 1)], 1),
+    ("2d-groups-dilated", "NHWC", (1, 10, 9, 6), (3, 3, 3, 4), 1, "SAME", 2),
+    ("1d-valid-s3", "NWC", (2, 17, 3), (4, 3, 2), 3, "VALID", 1),
+    ("3d-same", "NCDHW", (1, 2, 5, 6, 4), (2, 3, 2, 2, 4), (1, 2, 1), "SAME", 1),
+]
+
+
+@pytest.mark.parametrize("case", WIRED, ids=[c[0] for c in WIRED])
+def test_native_on_cupy_runs_cudnn_forward_and_gradients(cupy_native: Any, case: Any) -> None:
+    import xconv
+
+    _, fmt, xs, ws, s, padding, d = case
+    rng = np.random.default_rng(5)
+    x = _dev(rng.standard_normal(xs))
+    w = _dev(rng.standard_normal(ws))
+    kw = {"strides": s, "padding": padding, "data_format": fmt, "dilations": d}
+    want = xconv.convolution(np.asarray(x), np.asarray(w), method="gemm", **kw)
+    y = xconv.convolution(x, w, method="native", **kw)
+    np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-12)
+    assert _ops() == ["fprop"]
+
+    dy = _dev(rng.standard_normal(want.shape))
+    rank = len(ws) - 2
+    dx_want = xconv.conv_backprop_input(xs, np.asarray(w), np.asarray(dy), method="gemm", **kw)
+    dx = xconv.conv_backprop_input(xs, w, dy, method="native", **kw)
+    assert dx.shape == xs
+    np.testing.assert_allclose(dx, dx_want, rtol=1e-12, atol=1e-12)
+    dw_want = xconv.conv_backprop_filter(np.asarray(x), ws, np.asarray(dy), method="gemm", **kw)
+    dw = xconv.conv_backprop_filter(x, ws, dy, method="native", **kw)
+    assert dw.shape == ws
+    np.testing.assert_allclose(dw, dw_want, rtol=1e-12, atol=1e-12)
+    assert _ops() == ["dgrad", "fprop", "wgrad"], "the gradients are cuDNN's own"
+    assert rank in (1, 2, 3)
+
+
+def test_native_on_cupy_keeps_half_precision(cupy_native: Any) -> None:
+    import xconv
+
+    graphs: list[Graph] = []
+    original = Graph.__init__
+
+    def record(self: Graph, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        graphs.append(self)
+
+    rng = np.random.default_rng(3)
+    x = _dev(rng.standard_normal((1, 6, 6, 2)).astype(np.float16))
+    w = _dev(rng.standard_normal((3, 3, 2, 3)).astype(np.float16))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Graph, "__init__", record)
+        y = xconv.conv2d(x, w, 1, "SAME", method="native")
+    assert y.dtype == np.float16
+    assert [g.io for g in graphs] == [DataType.HALF], "float16 goes to cuDNN as it is"
+    assert graphs[0].compute is DataType.FLOAT
+    want = xconv.conv2d(
+        np.asarray(x, np.float32), np.asarray(w, np.float32), 1, "SAME", method="gemm"
+    )
+    np.testing.assert_allclose(np.asarray(y, np.float32), want, rtol=2e-3, atol=2e-3)
+
+
+def test_native_on_cupy_refusals_and_fallbacks(cupy_native: Any) -> None:
+    import xconv
+
+    x = _dev(np.ones((1, 6, 6, 2)))
+    w = _dev(np.ones((3, 3, 2, 2)))
+    with pytest.raises(ValueError, match=r"method='native' does not apply: .*int64"):
+        xconv.conv2d(x.astype(np.int64).view(DevArray), w.astype(np.int64), 1, "SAME",
+                     method="native")  # fmt: skip
+    # Reflect padding is xconv's: cuDNN runs the padded input as a VALID convolution.
+    y = xconv.conv2d(x, w, 1, "SAME", method="native", padding_mode="reflect")
+    np.testing.assert_allclose(y, np.full((1, 6, 6, 2), 18.0))
+    # Empty arrays never reach cuDNN (it takes no empty tensors).
+    empty = _dev(np.ones((0, 6, 6, 2)))
+    assert xconv.conv2d(empty, w, 1, "SAME", method="native").shape == (0, 6, 6, 2)
+    dy = _dev(np.ones((0, 3, 3, 2)))
+    dx = xconv.conv2d_backprop_input((0, 6, 6, 2), w, dy, 2, "SAME", method="native")
+    assert dx.shape == (0, 6, 6, 2)
+    dw = xconv.conv2d_backprop_filter(empty, (3, 3, 2, 2), dy, 2, "SAME", method="native")
+    np.testing.assert_array_equal(dw, np.zeros((3, 3, 2, 2)))
+    assert "dgrad" not in _ops()
+    # auto keeps to xconv's own methods on CuPy unless its rule says otherwise.
+    from xconv._auto import RULES, choose_method
+    from xconv._spec import conv_spec
+
+    spec = conv_spec((1, 6, 6, 2), (3, 3, 2, 2), strides=1, padding="SAME", dilations=1,
+                     data_format=None)  # fmt: skip
+    args = (cupy_native, spec, np.float32, (3, 3, 2, 2), (6, 6))
+    import dataclasses
+
+    from xconv._backend import libraries
+
+    caps = dataclasses.replace(libraries.capabilities(cupy_native), library="cupy")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(libraries, "_capabilities_of_module", lambda xp: caps)
+        assert choose_method(*args) == "shift"  # (few channels: no native)
+        rules = dataclasses.replace(RULES, cupy_native=True)
+        assert choose_method(*args, rules=rules) == "native"
+
+
+def test_without_cudnn_native_on_cupy_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dataclasses
+
+    import array_api_compat.numpy as xnp
+
+    from xconv._backend import libraries, native
+
+    caps = dataclasses.replace(libraries.capabilities(xnp), library="cupy", native_conv=True)
+    monkeypatch.setattr(native, "capabilities", lambda xp: caps)
+    monkeypatch.setattr(native, "cudnn_unavailable", lambda: "cudnn-frontend is missing")
+    reason = native.native_unsupported(xnp, 2, xnp.float32)
+    assert reason is not None
+    assert "cudnn-frontend is missing" in reason
+    assert "xconv[cudnn13]" in reason
+    assert native.native_input_grad(None, None, None, (), xp=xnp, dtype=xnp.float32) is None
+    assert "not available" in native.cudnn_status()

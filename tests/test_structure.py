@@ -233,7 +233,12 @@ def test_capabilities_once_per_namespace(library: object, xp: ModuleType) -> Non
     assert _backend.has_strided_views(xp) is caps.strided_views
     assert _backend.has_einsum(xp) is caps.einsum
     assert _backend.supports_inplace(xp, xp.zeros(1)) is caps.inplace
-    assert (_backend.native_unsupported(xp, 2, xp.float32) is None) is caps.native_conv
+    runs_native = _backend.native_unsupported(xp, 2, xp.float32) is None
+    if caps.library == "cupy":  # cuDNN, where cudnn-frontend is installed
+        assert caps.native_conv
+        assert runs_native is (_backend.cudnn_unavailable() is None)
+    else:
+        assert runs_native is caps.native_conv
     assert caps.lazy is (caps.library == "dask")
     with pytest.raises(dataclasses.FrozenInstanceError):
         caps.einsum = not caps.einsum  # type: ignore[misc]
