@@ -518,7 +518,7 @@ WIRED = [
     ("2d-groups-dilated", "NHWC", (1, 10, 9, 6), (3, 3, 3, 4), 1, "SAME", 2),
     ("1d-valid-s3", "NWC", (2, 17, 3), (4, 3, 2), 3, "VALID", 1),
     ("3d-same", "NCDHW", (1, 2, 5, 6, 4), (2, 3, 2, 2, 4), (1, 2, 1), "SAME", 1),
-]
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", WIRED, ids=[c[0] for c in WIRED])

@@ -40,7 +40,7 @@ to the host.
 from __future__ import annotations
 
 from .._dask import by_chunks
-from . import cudnn, products, staging, threads
+from . import products, staging, threads
 from .arrays import all_finite, device, finish, is_dense, namespace, on_accelerator, zero_size
 from .fft import FFTFunctions, fft_namespace
 from .inplace import copy_into, product_into, supports_inplace
