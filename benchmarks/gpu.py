@@ -4,14 +4,18 @@ Run on a machine with an NVIDIA GPU, CuPy and a CUDA build of torch::
 
     python benchmarks/gpu.py                  # every case; writes benchmarks/results/gpu.*
     python benchmarks/gpu.py --cases 'conv3x3*' --no-out
+    python benchmarks/gpu.py --cases '*-b32' --candidates 'torch*' 'xconv[cupy] auto' \
+        'xconv[cupy] native' --out /tmp/bench --stem gpu-bench --budget-s 80
 
-The cases are the CPU suite's (:mod:`xconv._bench.cases`) plus the dense 3x3 layers at
-batch 32, where the target is (xconv on CuPy at least 0.7x cuDNN's speed).
+The cases are the CPU suite's (:mod:`xconv._bench.cases`) plus the dense 3x3 and 1x1
+layers and the depthwise layer at batch 32, where the target is (xconv on CuPy at least
+0.7x cuDNN's speed).
 Candidates, all on the same inputs on the GPU:
 
 - ``torch fp32``: ``torch.nn.functional.conv*d`` (cuDNN, channels_last) with TF32 off,
   the baseline of the convolution cases; ``torch tf32``: the same with TF32 on;
-- ``xconv[cupy] <method>``: every xconv method that applies, and ``auto``;
+- ``xconv[cupy] <method>``: every xconv method that applies, and ``auto``; ``native``
+  is cuDNN through cudnn-frontend (TF32 off) where it is installed;
 - ``xconv[torch] auto``: xconv on CUDA tensors (TF32 off);
 - ``cupyx.<func>``: ``cupyx.scipy.signal`` / ``cupyx.scipy.ndimage`` for the SciPy-API
   cases, the baseline of ``xconv[cupy] <func>``;
@@ -21,6 +25,9 @@ Each candidate is called twice untimed (CuPy compiles its kernels at the first c
 then timed call by call with the device synchronised, median of the calls. Peak extra
 device memory is the allocator's high-water mark during one call (CuPy: a memory hook;
 torch: ``max_memory_allocated``). Every output is compared with the baseline's.
+``--candidates`` keeps the candidates whose names match a pattern; ``--budget-s`` stops
+starting new cases after that many seconds; the files are rewritten after every case,
+so an interrupted run leaves the cases it finished.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from xconv import _backend
 from xconv._bench.cases import CASES, SIGNAL_CASES, Case
 from xconv._bench.peers import _torch_layout, _torch_weight, _xconv_call, make_inputs
 
@@ -53,7 +61,7 @@ def gpu_cases() -> list[Case]:
     b32 = [
         dataclasses.replace(c, name=f"{c.name}-b32", input_shape=(32, *c.input_shape[1:]))
         for c in CASES
-        if c.name.startswith("conv3x3")
+        if c.name.startswith(("conv3x3", "conv1x1", "depthwise3x3"))
     ]
     return [*CASES, *b32, *SIGNAL_CASES]
 
@@ -190,9 +198,11 @@ def signal_candidates(case: Case, x: np.ndarray, w: np.ndarray) -> list[tuple[st
     return out
 
 
-def run_case(case: Case, reps: int) -> dict[str, Any]:
+def run_case(case: Case, reps: int, patterns: list[str] | None = None) -> dict[str, Any]:
     x, w = make_inputs(case)
     cands = signal_candidates(case, x, w) if case.op == "signal" else conv_candidates(case, x, w)
+    if patterns:
+        cands = [c for c in cands if any(fnmatch.fnmatchcase(c[0], p) for p in patterns)]
     rows: list[dict[str, Any]] = []
     refs: dict[str, np.ndarray] = {}
     for key, library, run in cands:
@@ -254,6 +264,7 @@ def device_info() -> dict[str, Any]:
         "numpy": np.__version__,
         "python": platform.python_version(),
         "cpu_cores": __import__("os").cpu_count(),
+        "xconv_cudnn": _backend.cudnn_status(),
     }
 
 
@@ -268,6 +279,8 @@ def format_markdown(results: dict[str, Any]) -> str:
         "(> 1 is faster; baseline: torch fp32 = cuDNN with TF32 off, or the cupyx function "
         "of the same name); `peak` = extra device memory at the high-water mark of one call, "
         "result included, in units of (input + output) bytes.",
+        "",
+        f"xconv's cuDNN for CuPy (`xconv[cupy] native`): {info.get('xconv_cudnn', '-')}.",
         "",
         "| case | candidate | ms | TFLOP/s | x base | peak | rel. err |",
         "|---|---|---|---|---|---|---|",
@@ -286,6 +299,8 @@ def format_markdown(results: dict[str, Any]) -> str:
                 f"| {c['case']} | {r['key']} | {r['median_s'] * 1e3:.3g} | {r['tflops']:.3g} "
                 f"| {xb} | {peak_s} | {err} |"
             )
+    if results.get("not_run"):
+        lines += ["", f"Not run (time budget): {', '.join(results['not_run'])}."]
     return "\n".join(lines) + "\n"
 
 
@@ -293,7 +308,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cases", nargs="+", metavar="PATTERN", help="case names or shell patterns")
     p.add_argument("--reps", type=int, default=15, help="timed calls per candidate")
+    p.add_argument(
+        "--candidates", nargs="+", metavar="PATTERN", help="candidate names or shell patterns"
+    )
     p.add_argument("--out", default=str(RESULTS), help="folder for gpu.json and gpu.md")
+    p.add_argument("--stem", default="gpu", help="file names in --out: STEM.json, STEM.md")
+    p.add_argument(
+        "--budget-s", type=float, default=None, help="start no new case after this many seconds"
+    )
     p.add_argument("--no-out", action="store_true", help="print the table, write nothing")
     args = p.parse_args(argv)
     try:
@@ -314,18 +336,30 @@ def main(argv: list[str] | None = None) -> int:
         cases = [c for c in cases if any(fnmatch.fnmatchcase(c.name, p) for p in args.cases)]
     start = time.perf_counter()
     results: dict[str, Any] = {"device": device_info(), "cases": []}
+    out = None if args.no_out else Path(args.out)
     for i, case in enumerate(cases):
+        if args.budget_s is not None and time.perf_counter() - start > args.budget_s:
+            skipped = ", ".join(c.name for c in cases[i:])
+            print(f"time budget of {args.budget_s:g} s spent; not run: {skipped}", flush=True)
+            results["not_run"] = [c.name for c in cases[i:]]
+            break
         print(f"[{i + 1}/{len(cases)}] {case.name}", file=sys.stderr, flush=True)
-        results["cases"].append(run_case(case, args.reps))
+        results["cases"].append(run_case(case, args.reps, args.candidates))
+        results["elapsed_s"] = time.perf_counter() - start
+        if out is not None:  # after every case: an interrupted run keeps what it finished
+            _write(out, args.stem, results)
     results["elapsed_s"] = time.perf_counter() - start
-    text = format_markdown(results)
-    print(text)
-    if not args.no_out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "gpu.json").write_text(json.dumps(results, indent=1))
-        (out / "gpu.md").write_text(text)
+    print(format_markdown(results))
+    if out is not None:
+        _write(out, args.stem, results)
     return 0
+
+
+def _write(out: Path, stem: str, results: dict[str, Any]) -> None:
+    """``STEM.json`` and ``STEM.md`` in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(results, indent=1))
+    (out / f"{stem}.md").write_text(format_markdown(results))
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ def native_unsupported(xp: Namespace, rank: int, dtype: Any) -> str | None:
         if not xp.isdtype(dtype, ("real floating", "complex floating")):
             return f"torch's native convolution does not take {dtype}"
         return None
-    return f"{lib} has no native convolution that xconv delegates to (torch and jax do)"
+    return f"{lib} has no native convolution that xconv delegates to (torch, jax and cupy do)"
 
 
 def native_pads(xp: Namespace, x: Array, spec: Any) -> tuple[tuple[int, int], ...]:
