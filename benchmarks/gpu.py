@@ -25,6 +25,7 @@ Each candidate is called twice untimed (CuPy compiles its kernels at the first c
 then timed call by call with the device synchronised, median of the calls. Peak extra
 device memory is the allocator's high-water mark during one call (CuPy: a memory hook;
 torch: ``max_memory_allocated``). Every output is compared with the baseline's.
+``--cases`` runs the cases whose names match a pattern, in the order of the patterns;
 ``--candidates`` keeps the candidates whose names match a pattern; ``--budget-s`` stops
 starting new cases after that many seconds; the files are rewritten after every case,
 so an interrupted run leaves the cases it finished.
@@ -332,8 +333,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.benchmark = True
     cases = gpu_cases()
-    if args.cases:
-        cases = [c for c in cases if any(fnmatch.fnmatchcase(c.name, p) for p in args.cases)]
+    if args.cases:  # in the order of the patterns
+        cases = list(
+            {
+                c.name: c for p in args.cases for c in cases if fnmatch.fnmatchcase(c.name, p)
+            }.values()
+        )
     start = time.perf_counter()
     results: dict[str, Any] = {"device": device_info(), "cases": []}
     out = None if args.no_out else Path(args.out)

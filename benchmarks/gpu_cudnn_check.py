@@ -464,11 +464,12 @@ def main(argv: list[str]) -> int:
         return 2
     import cudnn
 
+    backend = getattr(cudnn, "backend_version_string", cudnn.backend_version)()
     runner = Runner()
     header = [
         "# xconv cuDNN path (cudnn-frontend) vs torch, TF32 off",
         "",
-        f"- GPU: {torch.cuda.get_device_name()}; cuDNN backend {cudnn.backend_version_string()}, "
+        f"- GPU: {torch.cuda.get_device_name()}; cuDNN backend {backend}, "
         f"cudnn-frontend {cudnn.__version__}, CuPy {cupy.__version__}, torch {torch.__version__} "
         f"(its cuDNN {torch.backends.cudnn.version()})",
         "- times: CUDA events, median of single calls after 3 warm-up calls; `first ms` is xconv's "
