@@ -158,8 +158,8 @@ CONV_DOCS: dict[str, str] = {
             _entry(
                 f"method : {_choices(METHODS)}, optional",
                 'The algorithm: "auto" (default) chooses from the shapes, "native" is the',
-                "library's own convolution (torch, JAX); an algorithm this version lacks",
-                "raises ``ValueError``. Keyword-only.",
+                "library's own convolution (torch, JAX; cuDNN for CuPy); an algorithm this",
+                "version lacks raises ``ValueError``. Keyword-only.",
             ),
             _entry(
                 "memory_budget : int, optional",
