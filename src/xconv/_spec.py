@@ -324,11 +324,14 @@ def transpose_spec(fwd: ConvSpec, in_sizes: Sequence[int], k_sizes: Sequence[int
 
     ``grad_x = conv(dilate(dy, strides), flip(w)ᵀ, stride 1, dilation d, pads (lo', hi'))``
     with ``lo' = (k - 1) d - lo`` and ``hi' = n + lo - (m - 1) s - 1`` (negative crops),
-    where ``n`` is the forward input size and ``m`` its output size.
+    where ``n`` is the forward input size and ``m`` its output size: the result has
+    exactly ``n`` entries. An empty ``dy`` axis (``m = 0``: the kernel does not fit
+    the input) has no dilated rows to count from; it is padded with ``(0, n + (k - 1) d)``
+    zeros, which again gives ``n`` entries, all zero.
     """
     out = fwd.output_sizes(in_sizes, k_sizes)
     pads = tuple(
-        ((k - 1) * d - lo, n + lo - (m - 1) * s - 1)
+        ((k - 1) * d - lo, n + lo - (m - 1) * s - 1) if m else (0, n + (k - 1) * d)
         for n, m, k, s, d, (lo, _) in zip(
             in_sizes, out, k_sizes, fwd.strides, fwd.dilations, fwd.pads, strict=True
         )
