@@ -221,8 +221,9 @@ def conv_spec(
         )
     if len(input_shape) != rank + 2:
         raise ValueError(
-            f"{input_name} must have {rank + 2} dimensions (batch, {rank} spatial, channels) "
-            f"to match {filters_name} of shape {filter_shape}, got shape {input_shape}"
+            f"{input_name} must have {rank + 2} dimensions (batch, {rank} spatial, channels; "
+            f"or more: extra leading batch dimensions) to match {filters_name} of shape "
+            f"{filter_shape}, got shape {input_shape}"
         )
     channels_first = format_is_channels_first(data_format, rank=rank, allowed=formats)
     strides_t = normalize_ints(strides, name=stride_name, rank=rank, channels_first=channels_first)
