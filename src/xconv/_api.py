@@ -393,8 +393,12 @@ def _filter_grad(
     dtype = result_dtype(xp, x, dy, names=("input", "out_backprop"))
     _check_extras(extras, forward=False)
     sizes = as_int_tuple(sizes_arg, name="filter_sizes")
-    # The N-d form's rank is that of its filters, as in convolution.
-    sizes = _sizes(sizes, name="filter_sizes", rank=rank or max(len(sizes) - 2, 1))
+    if rank is None and len(sizes) < 3:  # the N-d form's rank is its filters', as in convolution
+        raise ValueError(
+            f"filter_sizes must have at least 3 entries (*spatial, in / groups, out), got "
+            f"{list(sizes)}"
+        )
+    sizes = _sizes(sizes, name="filter_sizes", rank=rank or len(sizes) - 2)
     r = len(sizes) - 2
     _check_same_batch(("input", "out_backprop"), (tuple(x.shape), tuple(dy.shape)), r)
     x, _ = _fold(xp, x, r)
@@ -443,7 +447,8 @@ def _channels(shape: Shape, data_format: str | None, name: str) -> int:
     """Channel count of a 4-d ``shape`` in ``data_format`` (checked)."""
     if len(shape) != 4:
         raise ValueError(
-            f"{name} must have 4 dimensions (batch, height, width, channels), got {shape}"
+            f"{name} must have 4 dimensions (batch, height, width, channels; or more: extra "
+            f"leading batch dimensions), got {shape}"
         )
     channels_first = format_is_channels_first(data_format, rank=2, allowed=_FORMATS[2])
     return shape[1] if channels_first else shape[3]
@@ -582,7 +587,8 @@ def convolution(
     Parameters
     ----------
     input : array
-        Shape ``(N, *spatial, C_in)`` (channels last) or ``(N, C_in, *spatial)``.
+        Shape ``(N, *spatial, C_in)`` (channels last) or ``(N, C_in, *spatial)``;
+        ``N`` may be several leading batch dimensions, kept in the result.
     filters : array
         Shape ``(*k, C_in / groups, C_out)`` (TensorFlow's HWIO layout).
     %(strides_optional)s
@@ -630,7 +636,8 @@ def conv1d(
     Parameters
     ----------
     input : array
-        Shape ``(N, W, C_in)`` for ``"NWC"`` or ``(N, C_in, W)`` for ``"NCW"``.
+        Shape ``(N, W, C_in)`` for ``"NWC"`` or ``(N, C_in, W)`` for ``"NCW"``
+        (``N`` may be several leading batch dimensions).
     filters : array
         Shape ``(k, C_in / groups, C_out)``.
     %(stride)s
@@ -678,7 +685,8 @@ def conv2d(
     Parameters
     ----------
     input : array
-        Shape ``(N, H, W, C_in)`` for ``"NHWC"`` or ``(N, C_in, H, W)`` for ``"NCHW"``.
+        Shape ``(N, H, W, C_in)`` for ``"NHWC"`` or ``(N, C_in, H, W)`` for ``"NCHW"``
+        (``N`` may be several leading batch dimensions).
     filters : array
         Shape ``(kh, kw, C_in / groups, C_out)``.
     %(strides)s
@@ -728,7 +736,8 @@ def conv3d(
     Parameters
     ----------
     input : array
-        Shape ``(N, D, H, W, C_in)`` for ``"NDHWC"`` or ``(N, C_in, D, H, W)``.
+        Shape ``(N, D, H, W, C_in)`` for ``"NDHWC"`` or ``(N, C_in, D, H, W)``
+        (``N`` may be several leading batch dimensions).
     filters : array
         Shape ``(kd, kh, kw, C_in / groups, C_out)``.
     %(strides)s
@@ -888,7 +897,9 @@ def conv_transpose(
     filters : array
         Shape ``(*k, C_out / groups, C_in)``: TensorFlow's ``[..., out, in]``.
     output_shape : sequence of int or 1-d integer array
-        The full output shape (rank+2 entries, ``data_format`` order). A shape that
+        The full output shape (rank+2 entries, ``data_format`` order, or more with
+        ``input``'s extra batch dimensions), or only its rank spatial sizes (batch
+        from ``input``, channels ``filters.shape[-2]``). A shape that
         the forward convolution could not have mapped to ``input`` raises
         ``ValueError`` listing the sizes that fit.
     %(strides)s
@@ -1088,7 +1099,9 @@ def conv_backprop_input(
     Parameters
     ----------
     input_sizes : sequence of int or 1-d integer array
-        The forward input's shape (rank+2 entries, ``data_format`` order).
+        The forward input's shape (rank+2 entries, ``data_format`` order, or more
+        with ``out_backprop``'s extra batch dimensions), or only its rank spatial
+        sizes (batch from ``out_backprop``, channels ``filters.shape[-2]``).
     filters : array
         The forward filters, ``(*k, C_in / groups, C_out)``.
     out_backprop : array
@@ -1302,7 +1315,8 @@ def depthwise_conv2d_backprop_input(
     Parameters
     ----------
     input_sizes : sequence of int or 1-d integer array
-        The forward input's shape (4 entries, ``data_format`` order).
+        The forward input's shape (4 entries, ``data_format`` order, or more with
+        ``out_backprop``'s extra batch dimensions), or only its 2 spatial sizes.
     filter : array
         The depthwise filter ``(kh, kw, C_in, multiplier)``.
     out_backprop : array
