@@ -9,10 +9,18 @@ naming them), build a :class:`~xconv._spec.ConvSpec` and call one of the three c
 entry points: :func:`~xconv._core.conv_general` (forward),
 :func:`~xconv._core.conv_input_grad` (transposed convolution, input gradient) and
 :func:`~xconv._core.conv_filter_grad` (filter gradient).
+
+TensorFlow's argument forms are translated here too: arrays of rank > N + 2 carry
+extra leading batch dimensions (``batch_shape + [*spatial, channels]``), merged
+into one batch axis by a reshape (a view where the library can make one) and split
+again in the result (:func:`_fold`, :func:`_unfold`); an input gradient's
+``input_sizes`` (a transposed convolution's ``output_shape``) may carry them too, or
+give only the N spatial sizes (:func:`_input_grad_sizes`).
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from . import _backend
@@ -26,7 +34,17 @@ from ._spec import (
     conv_spec,
     format_is_channels_first,
 )
-from ._typing import Array, IntOrSeq, Method, PaddingArg, PaddingMode, Precision, Shape, Sizes
+from ._typing import (
+    Array,
+    IntOrSeq,
+    Method,
+    Namespace,
+    PaddingArg,
+    PaddingMode,
+    Precision,
+    Shape,
+    Sizes,
+)
 
 __all__ = [
     "conv1d",
@@ -105,6 +123,48 @@ def _spec(
     )
 
 
+def _fold(xp: Namespace, a: Array, rank: int) -> tuple[Array, Shape]:
+    """``a`` with its leading batch dimensions merged into one, and their shape.
+
+    TensorFlow's form of rank > ``rank + 2``: ``batch_shape + [*spatial, channels]``
+    (``batch_shape + [channels, *spatial]`` channels first) becomes
+    ``[prod(batch_shape), ...]`` by :func:`reshape` (a view where possible). An array
+    of rank ``rank + 2`` or less is returned as it is with ``()`` (a rank too small is
+    reported by the spec, naming the argument).
+    """
+    lead = a.ndim - rank - 1
+    if rank < 1 or lead <= 1:
+        return a, ()
+    batch = tuple(a.shape[:lead])
+    return xp.reshape(a, (math.prod(batch), *a.shape[lead:])), batch
+
+
+def _unfold(xp: Namespace, y: Array, batch: Shape) -> Array:
+    """The result ``y`` of a call folded by :func:`_fold`, with ``batch`` restored."""
+    return xp.reshape(y, (*batch, *y.shape[1:])) if batch else y
+
+
+def _batch_of(shape: Shape, rank: int) -> Shape:
+    """The leading batch dimensions of ``shape`` (one, or more in TensorFlow's form;
+    none when ``shape`` is too short to have any)."""
+    return tuple(shape[: len(shape) - rank - 1]) if len(shape) >= rank + 2 else ()
+
+
+def _check_same_batch(names: tuple[str, str], shapes: tuple[Shape, Shape], rank: int) -> None:
+    """Two arguments that carry extra batch dimensions must carry the same ones.
+
+    A single batch axis on both is left to the gradient's shape check (whose message
+    lists every size).
+    """
+    batches = [_batch_of(shape, rank) for shape in shapes]
+    if batches[0] != batches[1] and max(len(b) for b in batches) > 1:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same leading batch dimensions, got "
+            f"{batches[0]} ({names[0]} shape {shapes[0]}) and {batches[1]} ({names[1]} shape "
+            f"{shapes[1]}) for a {rank}-d convolution"
+        )
+
+
 def _forward(
     x: Array,
     w: Array,
@@ -127,6 +187,7 @@ def _forward(
             f"{w_name} must have {rank + 2} dimensions (*spatial, in, out) for a "
             f"{rank}-d convolution, got shape {tuple(w.shape)}"
         )
+    x, batch = _fold(xp, x, w.ndim - 2)
     spec = _spec(
         tuple(x.shape),
         tuple(w.shape),
@@ -139,7 +200,7 @@ def _forward(
         padding_mode=extras.padding_mode,
         filters_name=w_name,
     )
-    return conv_general(
+    y = conv_general(
         x,
         w,
         spec,
@@ -149,20 +210,78 @@ def _forward(
         memory_budget=extras.memory_budget,
         precision=extras.precision,
     )
+    return _unfold(xp, y, batch)
 
 
-def _sizes(value: Sizes, *, name: str, rank: int, source: str = "") -> Shape:
+def _sizes(
+    value: Sizes, *, name: str, rank: int, source: str = "", batch_forms: bool = False
+) -> Shape:
     """A shape argument (sequence or 1-d integer array) of ``rank + 2`` entries >= 0.
 
-    ``source`` names the argument that ``rank`` was read from, for the message.
+    ``batch_forms`` also accepts more entries (extra leading batch dimensions) or only
+    the ``rank`` spatial sizes (an input gradient's ``input_sizes``, as TensorFlow's
+    ``Conv2DBackpropInput`` takes them). ``source`` names the argument that ``rank``
+    was read from, for the message.
     """
     sizes = as_int_tuple(value, name=name)
-    if len(sizes) != rank + 2 or any(v < 0 for v in sizes):
+    n = len(sizes)
+    fits = n == rank + 2 or (batch_forms and (n > rank + 2 or n == rank))
+    if not fits or any(v < 0 for v in sizes):
+        forms = (
+            f" (or more, with extra leading batch dimensions, or only the {rank} spatial sizes)"
+            if batch_forms
+            else ""
+        )
         raise ValueError(
-            f"{name} must be {rank + 2} non-negative sizes in data_format order{source}, "
-            f"got {list(sizes)}"
+            f"{name} must be {rank + 2} non-negative sizes in data_format order{forms}"
+            f"{source}, got {list(sizes)}"
         )
     return sizes
+
+
+def _input_grad_sizes(
+    xp: Namespace,
+    sizes_arg: Sizes,
+    w: Array,
+    dy: Array,
+    data_format: str | None,
+    *,
+    rank: int,
+    fixed_rank: bool,
+    names: tuple[str, str, str],
+) -> tuple[Shape, Array, Shape]:
+    """An input gradient's sizes and ``dy`` with their batch dimensions folded.
+
+    Returns the ``rank + 2`` sizes, ``dy`` of rank ``rank + 2`` and the batch shape to
+    restore in the result (``()``: none). Spatial-only sizes take the batch from
+    ``dy`` and the channels from ``w.shape[-2]`` (the filters' input depth), as
+    TensorFlow's ``Conv2DBackpropInput`` does.
+    """
+    sizes_name, w_name, dy_name = names
+    if w.ndim != rank + 2:
+        raise ValueError(
+            f"{w_name} must have {rank + 2} dimensions for a {rank}-d convolution, got shape "
+            f"{tuple(w.shape)}"
+        )
+    if dy.ndim < rank + 2:
+        raise ValueError(
+            f"{dy_name} must have at least {rank + 2} dimensions (batch, {rank} spatial, "
+            f"channels) for {w_name} of shape {tuple(w.shape)}, got shape {tuple(dy.shape)}"
+        )
+    source = f" (for {w_name} of shape {tuple(w.shape)})"
+    sizes = _sizes(sizes_arg, name=sizes_name, rank=rank, source=source, batch_forms=True)
+    if len(sizes) == rank:
+        formats = _FORMATS[rank] if fixed_rank else None
+        first = format_is_channels_first(data_format, rank=rank, allowed=formats)
+        c = w.shape[-2]
+        batch = _batch_of(tuple(dy.shape), rank)
+        sizes = (*batch, c, *sizes) if first else (*batch, *sizes, c)
+    else:
+        _check_same_batch((sizes_name, dy_name), (sizes, tuple(dy.shape)), rank)
+        batch = _batch_of(sizes, rank)
+    dy, _ = _fold(xp, dy, rank)
+    flat = (math.prod(batch), *sizes[len(batch) :])
+    return flat, dy, batch if len(batch) > 1 else ()
 
 
 def _grad_spec(
@@ -227,7 +346,7 @@ def _input_grad(
 
     ``names``: the arguments' names (forward input sizes, filters, output gradient).
     """
-    sizes_name, w_name, dy_name = names
+    _, w_name, dy_name = names
     xp = _backend.namespace(**{dy_name: dy, w_name: w})
     dtype = result_dtype(xp, dy, w, names=(dy_name, w_name))
     _check_extras(extras, forward=False)
@@ -236,12 +355,14 @@ def _input_grad(
             f"{w_name} must have {rank + 2 if rank else 'at least 3'} dimensions "
             f"(*spatial, out, in), got shape {tuple(w.shape)}"
         )
-    source = f" (for {w_name} of shape {tuple(w.shape)})"
-    sizes = _sizes(sizes_arg, name=sizes_name, rank=w.ndim - 2, source=source)
+    sizes, dy, batch = _input_grad_sizes(
+        xp, sizes_arg, w, dy, data_format, rank=w.ndim - 2, fixed_rank=rank is not None,
+        names=names,
+    )  # fmt: skip
     shapes = (sizes, tuple(w.shape), tuple(dy.shape))
     fwd = _grad_spec(names, shapes, strides, padding, data_format, dilations, rank=rank)
     in_sizes = tuple(sizes[i] for i in fwd.to_canonical)[1:-1]
-    return conv_input_grad(
+    dx = conv_input_grad(
         dy,
         w,
         fwd,
@@ -252,6 +373,7 @@ def _input_grad(
         memory_budget=extras.memory_budget,
         precision=extras.precision,
     )
+    return _unfold(xp, dx, batch)
 
 
 def _filter_grad(
@@ -270,8 +392,17 @@ def _filter_grad(
     xp = _backend.namespace(input=x, out_backprop=dy)
     dtype = result_dtype(xp, x, dy, names=("input", "out_backprop"))
     _check_extras(extras, forward=False)
-    source = "" if rank else f" (for input of shape {tuple(x.shape)})"
-    sizes = _sizes(sizes_arg, name="filter_sizes", rank=rank or x.ndim - 2, source=source)
+    sizes = as_int_tuple(sizes_arg, name="filter_sizes")
+    if rank is None and len(sizes) < 3:  # the N-d form's rank is its filters', as in convolution
+        raise ValueError(
+            f"filter_sizes must have at least 3 entries (*spatial, in / groups, out), got "
+            f"{list(sizes)}"
+        )
+    sizes = _sizes(sizes, name="filter_sizes", rank=rank or len(sizes) - 2)
+    r = len(sizes) - 2
+    _check_same_batch(("input", "out_backprop"), (tuple(x.shape), tuple(dy.shape)), r)
+    x, _ = _fold(xp, x, r)
+    dy, _ = _fold(xp, dy, r)
     names = ("input", "filter_sizes", "out_backprop")
     shapes = (tuple(x.shape), sizes, tuple(dy.shape))
     fwd = _grad_spec(names, shapes, strides, padding, data_format, dilations, rank=rank)
@@ -316,7 +447,8 @@ def _channels(shape: Shape, data_format: str | None, name: str) -> int:
     """Channel count of a 4-d ``shape`` in ``data_format`` (checked)."""
     if len(shape) != 4:
         raise ValueError(
-            f"{name} must have 4 dimensions (batch, height, width, channels), got {shape}"
+            f"{name} must have 4 dimensions (batch, height, width, channels; or more: extra "
+            f"leading batch dimensions), got {shape}"
         )
     channels_first = format_is_channels_first(data_format, rank=2, allowed=_FORMATS[2])
     return shape[1] if channels_first else shape[3]
@@ -340,12 +472,14 @@ def _depthwise(
     extras: _Extras,
 ) -> Array:
     """``depthwise_conv2d``: a grouped convolution with ``groups = C_in``."""
-    _backend.namespace(input=x, filter=w)
+    xp = _backend.namespace(input=x, filter=w)
+    x, batch = _fold(xp, x, 2)
     c_in = _channels(tuple(x.shape), data_format, "input")
     grouped = _grouped(w, "filter", c_in, data_format)
-    return _forward(
+    y = _forward(
         x, grouped, strides, padding, data_format, dilations, extras, rank=2, w_name="filter"
     )
+    return _unfold(xp, y, batch)
 
 
 def _separable(
@@ -359,7 +493,8 @@ def _separable(
     extras: _Extras,
 ) -> Array:
     """``separable_conv2d``: depthwise, then a 1x1 convolution (strides 1, VALID)."""
-    _backend.namespace(input=x, depthwise_filter=depthwise, pointwise_filter=pointwise)
+    xp = _backend.namespace(input=x, depthwise_filter=depthwise, pointwise_filter=pointwise)
+    x, batch = _fold(xp, x, 2)
     c_in = _channels(tuple(x.shape), data_format, "input")
     grouped = _grouped(depthwise, "depthwise_filter", c_in, data_format)
     mid = grouped.shape[-1]
@@ -372,9 +507,10 @@ def _separable(
         x, grouped, strides, padding, data_format, dilations, extras,
         rank=2, w_name="depthwise_filter",
     )  # fmt: skip
-    return _forward(
+    y = _forward(
         y, pointwise, 1, "VALID", data_format, 1, extras, rank=None, w_name="pointwise_filter"
     )
+    return _unfold(xp, y, batch)
 
 
 def _depthwise_input_grad(
@@ -388,14 +524,18 @@ def _depthwise_input_grad(
     extras: _Extras,
 ) -> Array:
     """``depthwise_conv2d_backprop_input``: the grouped input gradient."""
-    _backend.namespace(filter=w, out_backprop=dy)
-    sizes = _sizes(input_sizes, name="input_sizes", rank=2)
+    xp = _backend.namespace(filter=w, out_backprop=dy)
+    names = ("input_sizes", "filter", "out_backprop")
+    sizes, dy, batch = _input_grad_sizes(
+        xp, input_sizes, w, dy, data_format, rank=2, fixed_rank=True, names=names
+    )
     c_in = _channels(sizes, data_format, "input_sizes")
     grouped = _grouped(w, "filter", c_in, data_format, "input_sizes")
-    return _input_grad(
+    dx = _input_grad(
         sizes, grouped, dy, strides, padding, data_format, dilations, extras,
-        rank=2, names=("input_sizes", "filter", "out_backprop"),
+        rank=2, names=names,
     )  # fmt: skip
+    return _unfold(xp, dx, batch)
 
 
 def _depthwise_filter_grad(
@@ -411,6 +551,9 @@ def _depthwise_filter_grad(
     """``depthwise_conv2d_backprop_filter``: the grouped filter gradient, reshaped back."""
     xp = _backend.namespace(input=x, out_backprop=dy)
     sizes = _sizes(filter_sizes, name="filter_sizes", rank=2)
+    _check_same_batch(("input", "out_backprop"), (tuple(x.shape), tuple(dy.shape)), 2)
+    x, _ = _fold(xp, x, 2)
+    dy, _ = _fold(xp, dy, 2)
     c_in = _channels(tuple(x.shape), data_format, "input")
     grouped = _depthwise_grouped_shape(sizes, c_in, data_format, "filter_sizes")
     dw = _filter_grad(x, grouped, dy, strides, padding, data_format, dilations, extras, rank=2)
@@ -444,7 +587,8 @@ def convolution(
     Parameters
     ----------
     input : array
-        Shape ``(N, *spatial, C_in)`` (channels last) or ``(N, C_in, *spatial)``.
+        Shape ``(N, *spatial, C_in)`` (channels last) or ``(N, C_in, *spatial)``;
+        ``N`` may be several leading batch dimensions, kept in the result.
     filters : array
         Shape ``(*k, C_in / groups, C_out)`` (TensorFlow's HWIO layout).
     %(strides_optional)s
@@ -492,7 +636,8 @@ def conv1d(
     Parameters
     ----------
     input : array
-        Shape ``(N, W, C_in)`` for ``"NWC"`` or ``(N, C_in, W)`` for ``"NCW"``.
+        Shape ``(N, W, C_in)`` for ``"NWC"`` or ``(N, C_in, W)`` for ``"NCW"``
+        (``N`` may be several leading batch dimensions).
     filters : array
         Shape ``(k, C_in / groups, C_out)``.
     %(stride)s
@@ -540,7 +685,8 @@ def conv2d(
     Parameters
     ----------
     input : array
-        Shape ``(N, H, W, C_in)`` for ``"NHWC"`` or ``(N, C_in, H, W)`` for ``"NCHW"``.
+        Shape ``(N, H, W, C_in)`` for ``"NHWC"`` or ``(N, C_in, H, W)`` for ``"NCHW"``
+        (``N`` may be several leading batch dimensions).
     filters : array
         Shape ``(kh, kw, C_in / groups, C_out)``.
     %(strides)s
@@ -590,7 +736,8 @@ def conv3d(
     Parameters
     ----------
     input : array
-        Shape ``(N, D, H, W, C_in)`` for ``"NDHWC"`` or ``(N, C_in, D, H, W)``.
+        Shape ``(N, D, H, W, C_in)`` for ``"NDHWC"`` or ``(N, C_in, D, H, W)``
+        (``N`` may be several leading batch dimensions).
     filters : array
         Shape ``(kd, kh, kw, C_in / groups, C_out)``.
     %(strides)s
@@ -750,7 +897,9 @@ def conv_transpose(
     filters : array
         Shape ``(*k, C_out / groups, C_in)``: TensorFlow's ``[..., out, in]``.
     output_shape : sequence of int or 1-d integer array
-        The full output shape (rank+2 entries, ``data_format`` order). A shape that
+        The full output shape (rank+2 entries, ``data_format`` order, or more with
+        ``input``'s extra batch dimensions), or only its rank spatial sizes (batch
+        from ``input``, channels ``filters.shape[-2]``). A shape that
         the forward convolution could not have mapped to ``input`` raises
         ``ValueError`` listing the sizes that fit.
     %(strides)s
@@ -950,7 +1099,9 @@ def conv_backprop_input(
     Parameters
     ----------
     input_sizes : sequence of int or 1-d integer array
-        The forward input's shape (rank+2 entries, ``data_format`` order).
+        The forward input's shape (rank+2 entries, ``data_format`` order, or more
+        with ``out_backprop``'s extra batch dimensions), or only its rank spatial
+        sizes (batch from ``out_backprop``, channels ``filters.shape[-2]``).
     filters : array
         The forward filters, ``(*k, C_in / groups, C_out)``.
     out_backprop : array
@@ -1164,7 +1315,8 @@ def depthwise_conv2d_backprop_input(
     Parameters
     ----------
     input_sizes : sequence of int or 1-d integer array
-        The forward input's shape (4 entries, ``data_format`` order).
+        The forward input's shape (4 entries, ``data_format`` order, or more with
+        ``out_backprop``'s extra batch dimensions), or only its 2 spatial sizes.
     filter : array
         The depthwise filter ``(kh, kw, C_in, multiplier)``.
     out_backprop : array

@@ -227,9 +227,19 @@ def _self_padded(
         )
     )
     n, o = x.shape[0], w.shape[-1]
-    if n == 0 or o == 0 or 0 in out:
-        return xp.zeros((n, *out, o), dtype=x.dtype, device=_backend.device(x))
+    # Nothing to compute, or an empty input the library would pad itself to a
+    # non-empty one: zeros (torch's convolutions refuse empty spatial axes).
+    if 0 in x.shape or o == 0 or 0 in out:
+        return _zeros((n, *out, o), x, xp=xp)
     return algorithm(x, w, spec, xp=xp, pads=takes)
+
+
+def _zeros(shape: tuple[int, ...], like: Array, *, xp: Namespace) -> Array:
+    """Zeros of ``shape`` with ``like``'s dtype and device: an empty result, or the
+    result of an empty input (:func:`xconv._backend.zero_size` when nothing is in it)."""
+    if 0 in shape:
+        return _backend.zero_size(shape, like.dtype, xp=xp, device=_backend.device(like))
+    return xp.zeros(shape, dtype=like.dtype, device=_backend.device(like))
 
 
 def _run(
@@ -285,7 +295,7 @@ def _chunked(
     )
     dev = _backend.device(x)
     if n == 0 or 0 in out or o == 0:  # nothing to compute: no algorithm runs
-        return xp.zeros((n, *out, o), dtype=x.dtype, device=dev)
+        return _zeros((n, *out, o), x, xp=xp)
     itemsize = itemsize_of(xp, x.dtype)
     need = algorithm.workspace_bytes(
         tuple(x.shape), tuple(w.shape), spec, itemsize, accelerator=_backend.on_accelerator(xp, x)

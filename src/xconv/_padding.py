@@ -171,6 +171,11 @@ def pad_canonical(
         grow.append((max(lo, 0), max(hi, 0)))
     if not any(lo or hi for lo, hi in grow):
         return x
+    shape = tuple(
+        n + sum(grow[axis - 1]) if 0 < axis <= len(grow) else n for axis, n in enumerate(x.shape)
+    )
+    if 0 in shape:  # no elements to fill (an empty batch, say)
+        return _backend.zero_size(shape, x.dtype, xp=xp, device=device(x))
     if mode == "zeros" and _backend.supports_inplace(xp, x):
         return _fill_around(x, grow, value, xp=xp, threads=threads)
     for axis, (lo, hi) in enumerate(grow, start=1):

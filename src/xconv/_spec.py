@@ -221,8 +221,9 @@ def conv_spec(
         )
     if len(input_shape) != rank + 2:
         raise ValueError(
-            f"{input_name} must have {rank + 2} dimensions (batch, {rank} spatial, channels) "
-            f"to match {filters_name} of shape {filter_shape}, got shape {input_shape}"
+            f"{input_name} must have {rank + 2} dimensions (batch, {rank} spatial, channels; "
+            f"or more: extra leading batch dimensions) to match {filters_name} of shape "
+            f"{filter_shape}, got shape {input_shape}"
         )
     channels_first = format_is_channels_first(data_format, rank=rank, allowed=formats)
     strides_t = normalize_ints(strides, name=stride_name, rank=rank, channels_first=channels_first)
@@ -324,11 +325,14 @@ def transpose_spec(fwd: ConvSpec, in_sizes: Sequence[int], k_sizes: Sequence[int
 
     ``grad_x = conv(dilate(dy, strides), flip(w)ᵀ, stride 1, dilation d, pads (lo', hi'))``
     with ``lo' = (k - 1) d - lo`` and ``hi' = n + lo - (m - 1) s - 1`` (negative crops),
-    where ``n`` is the forward input size and ``m`` its output size.
+    where ``n`` is the forward input size and ``m`` its output size: the result has
+    exactly ``n`` entries. An empty ``dy`` axis (``m = 0``: the kernel does not fit
+    the input) has no dilated rows to count from; it is padded with ``(0, n + (k - 1) d)``
+    zeros, which again gives ``n`` entries, all zero.
     """
     out = fwd.output_sizes(in_sizes, k_sizes)
     pads = tuple(
-        ((k - 1) * d - lo, n + lo - (m - 1) * s - 1)
+        ((k - 1) * d - lo, n + lo - (m - 1) * s - 1) if m else (0, n + (k - 1) * d)
         for n, m, k, s, d, (lo, _) in zip(
             in_sizes, out, k_sizes, fwd.strides, fwd.dilations, fwd.pads, strict=True
         )

@@ -33,7 +33,11 @@ def namespace(**arrays: Any) -> Namespace:
         If an argument is not an array, or the arrays come from different libraries.
     """
     for name, value in arrays.items():
-        if not compat.is_array_api_obj(value) or isinstance(value, int | float | complex):
+        # A NumPy scalar (np.float64 too, a subclass of float) is a 0-d NumPy array.
+        python_number = isinstance(value, int | float | complex) and not compat.is_numpy_array(
+            value
+        )
+        if not compat.is_array_api_obj(value) or python_number:
             raise TypeError(
                 f"{name} must be an array of an Array API library (numpy, cupy, torch, jax, "
                 f"dask, ...), got {type(value).__module__}.{type(value).__qualname__}"
