@@ -9,7 +9,8 @@ standard operations only, one module per concern:
   namespace), :func:`library`, :func:`has_strided_views`, :func:`has_einsum`;
 - :mod:`~xconv._backend.arrays` — :func:`namespace` (the caller's namespace, with clear
   ``TypeError``\\ s), :func:`device`, :func:`on_accelerator`, :func:`is_dense`,
-  :func:`zero_size`, :func:`all_finite`, :func:`finish`;
+  :func:`zero_size`, :func:`all_finite`, :func:`extension_float`, :func:`map_samples`,
+  :func:`finish`;
 - :mod:`~xconv._backend.windows` — :func:`sliding_windows`: a read-only strided view on
   NumPy, CuPy and torch; strided slices + ``stack`` elsewhere;
 - :mod:`~xconv._backend.products` — :func:`contract` (``einsum`` where the library has
@@ -37,12 +38,22 @@ from __future__ import annotations
 
 from .._dask import by_chunks
 from . import products, staging, threads
-from .arrays import all_finite, device, finish, is_dense, namespace, on_accelerator, zero_size
+from .arrays import (
+    all_finite,
+    device,
+    extension_float,
+    finish,
+    is_dense,
+    map_samples,
+    namespace,
+    on_accelerator,
+    zero_size,
+)
 from .fft import FFTFunctions, fft_namespace
 from .inplace import copy_into, product_into, supports_inplace
 from .libraries import Capabilities, capabilities, has_einsum, has_strided_views, library
 from .memory import memory_limit
-from .native import native_conv, native_pads, native_unsupported
+from .native import native_batch_invariant, native_conv, native_pads, native_unsupported
 from .products import contract, contraction_dtype, matmul
 from .staging import staged
 from .threads import THREADS_ENV, host_threads, parallel
@@ -59,6 +70,7 @@ __all__ = [
     "contraction_dtype",
     "copy_into",
     "device",
+    "extension_float",
     "fft_namespace",
     "finish",
     "has_einsum",
@@ -66,9 +78,11 @@ __all__ = [
     "host_threads",
     "is_dense",
     "library",
+    "map_samples",
     "matmul",
     "memory_limit",
     "namespace",
+    "native_batch_invariant",
     "native_conv",
     "native_pads",
     "native_unsupported",

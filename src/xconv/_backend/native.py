@@ -9,7 +9,7 @@ from typing import Any
 from .._typing import Array, Namespace
 from .libraries import capabilities, jax_default_platform
 
-__all__ = ["native_conv", "native_pads", "native_unsupported"]
+__all__ = ["native_batch_invariant", "native_conv", "native_pads", "native_unsupported"]
 
 
 def native_unsupported(xp: Namespace, rank: int, dtype: Any) -> str | None:
@@ -33,6 +33,17 @@ def native_unsupported(xp: Namespace, rank: int, dtype: Any) -> str | None:
             return f"torch's native convolution does not take {dtype}"
         return None
     return f"{lib} has no native convolution that xconv delegates to (torch and jax do)"
+
+
+def native_batch_invariant(xp: Namespace) -> bool:
+    """Whether the library's own convolution gives each sample the same bits whatever
+    the rest of the batch is, on the CPU.
+
+    JAX's (XLA's) does: identical rows at batch 1, 3 and 16 in ``tests/test_robustness.py``.
+    torch's (oneDNN's) does not: a 3x3 ``conv2d`` of 32 channels gave row 1 of a batch of
+    16 and the same row alone 2.7e-5 apart, so the core runs it one sample at a time.
+    """
+    return capabilities(xp).library == "jax"
 
 
 def native_pads(xp: Namespace, x: Array, spec: Any) -> tuple[tuple[int, int], ...]:
