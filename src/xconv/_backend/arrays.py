@@ -6,7 +6,6 @@ Nothing here moves data to the host.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
