@@ -26,6 +26,7 @@ import xconv
 from _helpers import make, to_numpy
 from _reference import reference_conv, same_pads
 from _reference_grad import reference_filter_grad, reference_input_grad
+from xconv import _backend
 
 METHODS = ("auto", "einsum", "gemm", "winograd", "shift", "fft", "native")
 #: Methods that apply to every case below: they must run.
@@ -107,6 +108,29 @@ def test_auto_allocates_no_more_than_the_method_it_picks() -> None:
             matches.append(peak)
     assert matches, "no explicit method reproduces method='auto' bit for bit"
     assert auto_peak <= max(matches) + 64 * 2**10, (auto_peak, matches)
+
+
+def test_finiteness_check_reads_bounded_slices() -> None:
+    """The finiteness check ``auto`` makes before a transform method holds one slice of
+    at most 1 MiB of booleans at a time: on a 32 MiB float32 array (a whole-array
+    ``isfinite`` makes 8 MiB of booleans) its peak traced memory stays under 2 MiB,
+    also for a strided view and a broadcast, and it still finds a NaN in the last
+    slice."""
+    x = np.ones((8, 1024, 1024), np.float32)
+    xp = array_api_compat.array_namespace(x)
+    views = [x, x[:, ::2, :], np.broadcast_to(x[:1], (64, 1024, 1024))]
+    for view in views:
+        tracemalloc.start()
+        try:
+            finite = _backend.all_finite(xp, view)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert finite
+        assert peak < 2 * 2**20, f"{peak} bytes traced for shape {view.shape}"
+    x[-1, -2, -1] = np.nan  # in the last slice of x and of x[:, ::2, :]
+    assert not _backend.all_finite(xp, x)
+    assert not _backend.all_finite(xp, np.ones(3), x[:, ::2, :])
 
 
 # --------------------------------------------------------------------------- ml_dtypes

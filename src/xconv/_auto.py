@@ -51,12 +51,15 @@ class AutoRules:
     #: 14²x256 1.44, 7²x512 3.96; 3-d (16,56,56)x32 0.81, 32³x64 0.73, 16³x32 0.86,
     #: (16,56,56)x16 0.63; 1-d (4000)x64 1.36 (so no 1-d rule).
     winograd: Mapping[int, tuple[int, int]] = field(default_factory=_winograd_default, hash=False)
-    #: Dense layers with at most this many output pixels (batch x spatial) per patch
-    #: column (``prod(k) * C/g``) run ``shift``: their patch matrix is much wider than
-    #: tall, and one GEMM per kernel tap reads the filters once. Same protocol, shift /
-    #: gemm: 7²x512 0.91, 14²x256 0.89 (0.085 and 0.68 pixels per column), 28²x128
-    #: 1.34, 56²x64 1.16 (5.4 and 43).
-    shift_max_pixels_per_column: int = 2
+    #: Dense layers with at most this many output pixels of one sample per patch column
+    #: (``prod(k) * C/g``) run ``shift``: their patch matrix is much wider than tall,
+    #: and one GEMM per kernel tap reads the filters once. Same protocol, shift / gemm,
+    #: batches of 8 run whole: 7²x512 0.91, 14²x256 0.89 (0.085 and 0.68 pixels per
+    #: column), 28²x128 1.34, 56²x64 1.16 (5.4 and 43). Run one sample at a time (as the
+    #: core runs host arrays), single-threaded BLAS, best of 10: 14²x256 (0.085 per
+    #: sample) shift 33 ms, gemm 37 ms; 28²x128 (0.68) shift 40 ms, gemm 37 ms; a 1-d
+    #: layer of 1 channel and 129 taps (0.96) shift 110 ms, gemm 3 ms.
+    shift_max_pixels_per_column: float = 0.5
     #: CuPy arrays: ``auto`` runs cuDNN (``native``, through cudnn-frontend) where it
     #: applies. Off until ``benchmarks/gpu.py`` on a GPU shows cuDNN ahead of xconv's
     #: own CuPy methods for the layers that ``auto`` serves (``benchmarks/gpu_check.sh``).
@@ -80,6 +83,11 @@ def choose_method(
     rules: AutoRules = RULES,
 ) -> str:
     """The method ``auto`` runs for this case (see ``docs/decisions.md``).
+
+    ``sizes`` are the input's spatial sizes and ``batch`` the samples one run of the
+    algorithm holds: the core runs the samples of arrays in host memory one at a time
+    and asks with ``batch=1``, so that the choice, like each sample's result, does not
+    depend on the batch; on a GPU it runs (and asks for) the whole batch.
 
     - torch and JAX arrays: the library's own convolution (``native``) where it has one
       for the case: it is what those users would call, and it keeps autograd and

@@ -50,6 +50,10 @@ __all__ = [
 def result_dtype(xp: Namespace, x: Array, w: Array, *, names: tuple[str, str]) -> Any:
     """``xp.result_type(x, w)``, after checking both are numeric.
 
+    NumPy's extension floats from ``ml_dtypes`` (bfloat16, float8) count as numeric
+    and promote as NumPy promotes them (bfloat16 with bfloat16 is bfloat16, with
+    float32 float32).
+
     Raises
     ------
     TypeError
@@ -57,7 +61,7 @@ def result_dtype(xp: Namespace, x: Array, w: Array, *, names: tuple[str, str]) -
     """
     for name, a in zip(names, (x, w), strict=True):
         try:
-            numeric = xp.isdtype(a.dtype, "numeric")
+            numeric = _backend.extension_float(a.dtype) or xp.isdtype(a.dtype, "numeric")
         except (TypeError, ValueError):
             numeric = False
         if not numeric:
@@ -77,9 +81,14 @@ def result_dtype(xp: Namespace, x: Array, w: Array, *, names: tuple[str, str]) -
 def compute_dtype(xp: Namespace, dtype: Any, precision: str | None) -> Any:
     """float16/bfloat16 compute in float32 unless ``precision="native"``.
 
+    NumPy's extension floats (``ml_dtypes``' bfloat16 and float8 formats) always compute
+    in float32: NumPy has no arithmetic kernels of its own for them.
+
     Integer dtypes the library cannot contract in compute in a wider integer of the
     same library (exact modulo 2**bits, see :func:`xconv._backend.contraction_dtype`).
     """
+    if _backend.extension_float(dtype):
+        return xp.float32
     if precision != "native" and xp.isdtype(dtype, "real floating") and xp.finfo(dtype).bits < 32:
         return xp.float32
     return _backend.contraction_dtype(xp, dtype)
@@ -125,34 +134,36 @@ def conv_general(
 
     ``dtype`` is the result dtype (see :func:`result_dtype`). Arguments are assumed
     validated by :mod:`xconv._spec`; the inputs are never modified. ``per_chunk=False``
-    keeps a Dask input on the whole-array path instead of convolving it chunk by chunk
-    (the filter gradient: its contraction runs over the batch, which no halo splits).
+    says that the leading axis is not a batch of independent samples (the filter
+    gradient: its contraction runs over the batch): it keeps a Dask input on the
+    whole-array path instead of convolving it chunk by chunk (no halo splits it), and
+    the axis is not run one sample at a time.
+
+    In host memory each sample of the batch runs alone (:func:`_chunked`), with the
+    same tiles and the same choice of ``auto`` whatever the batch is, so that a
+    sample's result is bit for bit the same in any batch (BLAS rounds a row of a
+    product differently as the number of rows changes).
     """
     cdtype = compute_dtype(xp, dtype, precision)
     sizes = tuple(x.shape[i] for i in spec.to_canonical)[1:-1]
-    batch = x.shape[spec.to_canonical[0]]
     accelerator = _backend.on_accelerator(xp, x)
-    algorithm = select_algorithm(
-        method, xp, spec, cdtype, tuple(w.shape), sizes, batch, accelerator
-    )
+    # In host memory every sample runs alone (:func:`_chunked`): auto chooses for one.
+    batch = x.shape[spec.to_canonical[0]] if accelerator or not per_chunk else 1
+    w_shape = tuple(w.shape)
+    algorithm = select_algorithm(method, xp, spec, cdtype, w_shape, sizes, batch, accelerator)
     if algorithm.pads_itself and _backend.native_accumulates_half(xp):
         cdtype = compute_dtype(xp, dtype, "native")  # (cuDNN accumulates halves in float32)
+    budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else int(memory_budget)
+    check_memory(xp, x, w_shape, spec, algorithm, cdtype, dtype, budget, accelerator)
+    # Only once the call is known to fit: the check reads the data (in bounded slices).
     if method == "auto" and algorithm.mixes_values and not _backend.all_finite(xp, x, w):
         # Keep NaN and inf where a direct sum puts them: choose among the methods that
         # do not mix values.
         name = choose_method(
-            xp,
-            spec,
-            cdtype,
-            tuple(w.shape),
-            sizes,
-            finite=False,
-            batch=batch,
-            accelerator=accelerator,
+            xp, spec, cdtype, w_shape, sizes, finite=False, batch=batch, accelerator=accelerator
         )
         algorithm = ALGORITHMS[name]
-    budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else int(memory_budget)
-    check_memory(xp, x, tuple(w.shape), spec, algorithm, cdtype, dtype, budget, accelerator)
+        check_memory(xp, x, w_shape, spec, algorithm, cdtype, dtype, budget, accelerator)
     run = _backend.staged(xp, _pipeline, algorithm, spec, cdtype, dtype, budget, per_chunk, xp)
     return run(x, w)
 
@@ -182,7 +193,7 @@ def _pipeline(
     if phases is not None:
         y = run_phases(phases, run, x, w, xp=xp)
     elif algorithm.pads_itself and _plain_zero_padding(spec):
-        y = _self_padded(algorithm, x, w, spec, xp=xp)
+        y = _self_padded(algorithm, x, w, spec, per_chunk, xp=xp)
     else:
         x = dilate_canonical(x, spec.lhs_dilations, xp=xp)
         # Depthwise filters (C/g == 1) that run on host threads: so does their padded copy.
@@ -211,11 +222,13 @@ def _plain_zero_padding(spec: ConvSpec) -> bool:
 
 
 def _self_padded(
-    algorithm: Algorithm, x: Array, w: Array, spec: ConvSpec, *, xp: Namespace
+    algorithm: Algorithm, x: Array, w: Array, spec: ConvSpec, per_sample: bool, *, xp: Namespace
 ) -> Array:
     """An algorithm that pads itself (``native``) on the unpadded canonical ``x``: the
     library pads what it can (:func:`xconv._backend.native_pads`), no padded copy of
-    the input is made for it."""
+    the input is made for it. With ``per_sample``, in host memory, a library whose
+    convolution rounds a sample differently in another batch
+    (:func:`xconv._backend.native_batch_invariant`) runs one sample at a time."""
     takes = _backend.native_pads(xp, x, spec)
     rest = tuple((lo - a, hi - b) for (lo, hi), (a, b) in zip(spec.pads, takes, strict=True))
     x = pad_canonical(x, rest, "zeros", xp=xp)
@@ -231,6 +244,13 @@ def _self_padded(
     # non-empty one: zeros (torch's convolutions refuse empty spatial axes).
     if 0 in x.shape or o == 0 or 0 in out:
         return _zeros((n, *out, o), x, xp=xp)
+    if (
+        per_sample
+        and n > 1
+        and not _backend.on_accelerator(xp, x)
+        and not _backend.native_batch_invariant(xp)
+    ):
+        return _backend.map_samples(lambda xi: algorithm(xi, w, spec, xp=xp, pads=takes), x, xp=xp)
     return algorithm(x, w, spec, xp=xp, pads=takes)
 
 
@@ -259,7 +279,7 @@ def _run(
     each block is computed by :func:`_chunked` on the block's own array type).
     Everything else, and empty results, go to :func:`_chunked` whole.
     """
-    run = functools.partial(_chunked, algorithm, spec, budget)
+    run = functools.partial(_chunked, algorithm, spec, budget, per_sample=per_chunk)
     return _dask.by_chunks(run, x, w, spec, xp=xp) if per_chunk else run(x, w, xp=xp)
 
 
@@ -273,8 +293,14 @@ def _chunked(
     xp: Namespace,
     cap: int | None = None,
     prepared: dict[str, Any] | None = None,
+    per_sample: bool = False,
 ) -> Array:
     """Run ``algorithm`` on batch chunks, then output-row chunks, to bound temporaries.
+
+    With ``per_sample`` (the leading axis is a batch of samples), in host memory,
+    each sample runs alone (:func:`xconv._backend.map_samples`), its output-row chunks
+    sized for one sample: every product then has the same shapes whatever the batch
+    is, so each sample's result is the same bits in any batch.
 
     The algorithm's temporaries (its ``workspace_bytes``) stay under
     ``min(budget, in + out bytes)``: the memory budget, and never more than the
@@ -296,6 +322,10 @@ def _chunked(
     dev = _backend.device(x)
     if n == 0 or 0 in out or o == 0:  # nothing to compute: no algorithm runs
         return _zeros((n, *out, o), x, xp=xp)
+    if per_sample and n > 1 and not _backend.on_accelerator(xp, x):
+        once = algorithm.prepare(w, spec, xp) if prepared is None else prepared
+        one = functools.partial(_chunked, algorithm, spec, budget, w=w, xp=xp, prepared=once)
+        return _backend.map_samples(one, x, xp=xp)
     itemsize = itemsize_of(xp, x.dtype)
     need = algorithm.workspace_bytes(
         tuple(x.shape), tuple(w.shape), spec, itemsize, accelerator=_backend.on_accelerator(xp, x)

@@ -64,7 +64,9 @@ def check_memory(
         c,
     )
     citem = itemsize_of(xp, cdtype)
-    out_bytes = math.prod(out_shape) * itemsize_of(xp, dtype)
+    # NumPy's extension floats (ml_dtypes) are unknown to finfo: their own itemsize.
+    out_item = dtype.itemsize if _backend.extension_float(dtype) else itemsize_of(xp, dtype)
+    out_bytes = math.prod(out_shape) * out_item
     copied = padded_shape != canonical or cdtype != x.dtype or spec.channels_first
     padded_bytes = math.prod(padded_shape) * citem if copied else 0
     work = 0

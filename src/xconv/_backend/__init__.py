@@ -9,7 +9,8 @@ standard operations only, one module per concern:
   namespace), :func:`library`, :func:`has_strided_views`, :func:`has_einsum`;
 - :mod:`~xconv._backend.arrays` — :func:`namespace` (the caller's namespace, with clear
   ``TypeError``\\ s), :func:`device`, :func:`on_accelerator`, :func:`is_dense`,
-  :func:`zero_size`, :func:`all_finite`, :func:`finish`;
+  :func:`zero_size`, :func:`all_finite`, :func:`extension_float`, :func:`map_samples`,
+  :func:`finish`;
 - :mod:`~xconv._backend.windows` — :func:`sliding_windows`: a read-only strided view on
   NumPy, CuPy and torch; strided slices + ``stack`` elsewhere;
 - :mod:`~xconv._backend.products` — :func:`contract` (``einsum`` where the library has
@@ -41,7 +42,17 @@ from __future__ import annotations
 
 from .._dask import by_chunks
 from . import products, staging, threads
-from .arrays import all_finite, device, finish, is_dense, namespace, on_accelerator, zero_size
+from .arrays import (
+    all_finite,
+    device,
+    extension_float,
+    finish,
+    is_dense,
+    map_samples,
+    namespace,
+    on_accelerator,
+    zero_size,
+)
 from .fft import FFTFunctions, fft_namespace
 from .inplace import copy_into, product_into, supports_inplace
 from .libraries import Capabilities, capabilities, has_einsum, has_strided_views, library
@@ -51,6 +62,7 @@ from .native import (
     cudnn_status,
     cudnn_unavailable,
     native_accumulates_half,
+    native_batch_invariant,
     native_conv,
     native_filter_grad,
     native_input_grad,
@@ -76,6 +88,7 @@ __all__ = [
     "cudnn_status",
     "cudnn_unavailable",
     "device",
+    "extension_float",
     "fft_namespace",
     "finish",
     "has_einsum",
@@ -83,10 +96,12 @@ __all__ = [
     "host_threads",
     "is_dense",
     "library",
+    "map_samples",
     "matmul",
     "memory_limit",
     "namespace",
     "native_accumulates_half",
+    "native_batch_invariant",
     "native_conv",
     "native_filter_grad",
     "native_input_grad",

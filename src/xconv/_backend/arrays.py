@@ -5,19 +5,23 @@ Nothing here moves data to the host.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import array_api_compat as compat
 
 from .._typing import Array, Namespace
+from .inplace import copy_into, supports_inplace
 from .libraries import capabilities, jax_default_platform
 
 __all__ = [
     "all_finite",
     "device",
+    "extension_float",
     "finish",
     "is_dense",
+    "map_samples",
     "namespace",
     "on_accelerator",
     "zero_size",
@@ -97,14 +101,79 @@ def zero_size(shape: Sequence[int], dtype: Any, *, xp: Namespace, device: Any = 
     return xp.reshape(xp.zeros((0,), dtype=dtype, device=device), tuple(shape))
 
 
-def all_finite(xp: Namespace, *arrays: Array) -> bool:
+#: Elements of one block of :func:`all_finite` (its boolean temporary: 1 MiB at most).
+FINITE_BLOCK = 2**20
+
+
+def extension_float(dtype: Any) -> bool:
+    """Whether ``dtype`` is one of NumPy's extension float types from ``ml_dtypes``
+    (``bfloat16``, the ``float8_*`` formats), which ``isdtype`` does not know.
+
+    Recognised by the module of the dtype's scalar type, so asking never imports
+    ``ml_dtypes``; its integer types (``int4``, ...) are not floats.
+    """
+    scalar = getattr(dtype, "type", None)
+    module = getattr(scalar, "__module__", None) or ""
+    name = str(getattr(dtype, "name", ""))
+    return module.split(".")[0] == "ml_dtypes" and name.startswith(("bfloat", "float"))
+
+
+def _blocks(a: Array, limit: int) -> Iterator[Array]:
+    """``a`` as consecutive slices of its leading axes of at most ``limit`` elements
+    (one element at least): views on every library, never a reshaped copy of a
+    strided or broadcast array."""
+    size = math.prod(a.shape)
+    if a.ndim == 0 or size <= limit:
+        yield a
+        return
+    row = size // a.shape[0]
+    if row > limit:  # one leading index is still too large: split it further
+        for i in range(a.shape[0]):
+            yield from _blocks(a[i, ...], limit)
+        return
+    step = max(1, limit // row)
+    for i in range(0, a.shape[0], step):
+        yield a[i : i + step, ...]
+
+
+def all_finite(xp: Namespace, *arrays: Array, block: int = FINITE_BLOCK) -> bool:
     """Whether every element of every array is finite (integers always are).
 
-    One reduction per floating array with the library's own ``isfinite`` and ``all``
-    (a read of the data, cheap beside a convolution). Only for libraries that compute
-    eagerly: on Dask it would compute the graph, under ``jax.jit`` it cannot be known.
+    Reads each floating array in slices of its leading axes of at most ``block``
+    elements, with the library's own ``isfinite`` and ``all``, and stops at the first
+    slice with a NaN or an inf: its temporaries are one slice's booleans, however large
+    (or broadcast) the array is. Only for libraries that compute eagerly: on Dask it
+    would compute the graph, under ``jax.jit`` it cannot be known.
     """
-    return all(xp.isdtype(a.dtype, "integral") or bool(xp.all(xp.isfinite(a))) for a in arrays)
+    for a in arrays:
+        if not extension_float(a.dtype) and xp.isdtype(a.dtype, "integral"):
+            continue
+        if not all(bool(xp.all(xp.isfinite(part))) for part in _blocks(a, block)):
+            return False
+    return True
+
+
+def map_samples(run: Callable[[Array], Array], x: Array, *, xp: Namespace) -> Array:
+    """``concat([run(x[i:i+1]) for i in range(N)])``: ``run`` on each sample alone.
+
+    Each call sees arrays of one sample's shape, so its result does not depend on the
+    other samples or their number. The results are written into one preallocated
+    array where the library allows it, else concatenated; JAX maps over the samples
+    with ``jax.lax.map`` (one compiled body, whatever ``N`` is).
+    """
+    n = x.shape[0]
+    if capabilities(xp).library == "jax":
+        import jax
+
+        return jax.lax.map(lambda xi: run(xi[None, ...])[0, ...], x)
+    first = run(x[0:1, ...])
+    if not supports_inplace(xp, x, first):
+        return xp.concat([first, *(run(x[i : i + 1, ...]) for i in range(1, n))], axis=0)
+    y = xp.empty((n, *first.shape[1:]), dtype=first.dtype, device=device(first))
+    copy_into(y[0:1, ...], first, xp=xp)
+    for i in range(1, n):
+        copy_into(y[i : i + 1, ...], run(x[i : i + 1, ...]), xp=xp)
+    return y
 
 
 def finish(y: Array) -> Any:

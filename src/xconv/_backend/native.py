@@ -18,6 +18,7 @@ __all__ = [
     "cudnn_status",
     "cudnn_unavailable",
     "native_accumulates_half",
+    "native_batch_invariant",
     "native_conv",
     "native_filter_grad",
     "native_input_grad",
@@ -54,6 +55,17 @@ def native_unsupported(xp: Namespace, rank: int, dtype: Any) -> str | None:
             return f"torch's native convolution does not take {dtype}"
         return None
     return f"{lib} has no native convolution that xconv delegates to (torch, jax and cupy do)"
+
+
+def native_batch_invariant(xp: Namespace) -> bool:
+    """Whether the library's own convolution gives each sample the same bits whatever
+    the rest of the batch is, on the CPU.
+
+    JAX's (XLA's) does: identical rows at batch 1, 3 and 16 in ``tests/test_robustness.py``.
+    torch's (oneDNN's) does not: a 3x3 ``conv2d`` of 32 channels gave row 1 of a batch of
+    16 and the same row alone 2.7e-5 apart, so the core runs it one sample at a time.
+    """
+    return capabilities(xp).library == "jax"
 
 
 def native_pads(xp: Namespace, x: Array, spec: Any) -> tuple[tuple[int, int], ...]:
