@@ -41,7 +41,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import inspect
 import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
