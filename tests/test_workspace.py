@@ -220,7 +220,7 @@ def test_threads_get_bit_equal_results() -> None:
         t.join(300)
     assert not errors, errors
     for (_, name), y in results.items():
-        np.testing.assert_array_equal(y, serial[name], strict=True)
+        np.testing.assert_array_equal(y, serial[name], strict=True, err_msg=name)
 
 
 def test_torch_cpu_uses_the_workspace(made: list[int]) -> None:
