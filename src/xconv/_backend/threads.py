@@ -1,15 +1,29 @@
-"""Host threads for xconv's own elementwise loops, on kept helper threads."""
+"""Host threads for xconv's own elementwise loops, on kept helper threads; one BLAS
+thread for small matrix products."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from .._typing import Namespace
 from .libraries import capabilities
 
-__all__ = ["THREADS_ENV", "cores", "helper_pool", "host_threads", "parallel", "thread_count"]
+__all__ = [
+    "BLAS_SMALL_WORK",
+    "THREADS_ENV",
+    "cores",
+    "helper_pool",
+    "host_threads",
+    "one_blas_thread",
+    "parallel",
+    "thread_count",
+]
 
 #: Environment variable that caps :func:`host_threads` (read at each call).
 THREADS_ENV = "XCONV_NUM_THREADS"
@@ -103,3 +117,57 @@ def helper_pool(workers: int) -> ThreadPoolExecutor:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_POOLS.clear)
+
+
+#: NumPy matrix products of fewer multiply-adds than this run on one BLAS thread
+#: (:func:`one_blas_thread`). Each multithreaded OpenBLAS call wakes its threads and
+#: waits for all of them: where the cores are busy with other processes, a thread that
+#: is not scheduled holds every call up, and convolutions made of many mid-sized calls
+#: (Winograd's products, transposed phases) ran 7-25x slower than on one thread
+#: (``docs/measurements.md``, "BLAS calls under load").
+BLAS_SMALL_WORK = 2**27
+
+
+@functools.cache
+def _local_setters() -> tuple[Any, ...]:
+    """``openblas_set_num_threads_local`` of every OpenBLAS loaded now that has it
+    (0.3.27 and later), found through threadpoolctl (an optional dependency: without
+    it, none)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return ()
+    setters = []
+    for lib in ThreadpoolController().lib_controllers:
+        if lib.internal_api != "openblas":
+            continue
+        try:
+            func = ctypes.CDLL(lib.filepath).openblas_set_num_threads_local
+        except (OSError, AttributeError):  # an older OpenBLAS: left alone
+            continue
+        func.restype, func.argtypes = ctypes.c_int, [ctypes.c_int]
+        setters.append(func)
+    return tuple(setters)
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run the block's OpenBLAS calls on one thread, in the calling thread only.
+
+    OpenBLAS's thread-local count (``openblas_set_num_threads_local``), set and put
+    back around the block: other threads, and the process-wide count that
+    ``threadpoolctl.threadpool_limits`` sets, are not touched, and a product of a given
+    size runs on the same number of threads whichever thread calls it (OpenBLAS's bits
+    depend on it). Without threadpoolctl, or an OpenBLAS older than 0.3.27, nothing
+    changes.
+    """
+    setters = _local_setters()
+    if not setters:
+        yield
+        return
+    before = [set_local(1) for set_local in setters]
+    try:
+        yield
+    finally:
+        for set_local, n in zip(setters, before, strict=True):
+            set_local(n)
