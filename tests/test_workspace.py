@@ -285,3 +285,66 @@ def test_a_forked_child_starts_with_an_empty_cache() -> None:
         [sys.executable, "-c", _FORK_SCRIPT], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
+
+
+# --------------------------------------------------------------- BLAS threads of products
+
+
+def _openblas_counts() -> list[int]:
+    import ctypes
+
+    from threadpoolctl import ThreadpoolController
+
+    return [
+        c.get_num_threads()
+        for c in ThreadpoolController().lib_controllers
+        if c.internal_api == "openblas"
+        and hasattr(ctypes.CDLL(c.filepath), "openblas_set_num_threads_local")
+    ]
+
+
+def test_small_products_run_on_one_blas_thread() -> None:
+    """Inside a small product's block OpenBLAS runs on one thread; a large product
+    waits until no small one runs; the count is put back afterwards."""
+    pytest.importorskip("threadpoolctl")
+    from xconv._backend import threads
+
+    if not threads._local_setters():
+        pytest.skip("no OpenBLAS with openblas_set_num_threads_local is loaded")
+    before = _openblas_counts()
+    seen: list[list[int]] = []
+    with threads.blas_threads(small=True):
+        inside = _openblas_counts()
+        large = threading.Thread(target=_large_product, args=(threads, seen))
+        large.start()
+        large.join(0.2)
+        assert large.is_alive(), "a large product waits for the small one"
+    large.join(30)
+    assert min(inside) == 1  # NumPy's OpenBLAS (others may keep a thread-local count)
+    assert seen == [before]
+    assert _openblas_counts() == before
+
+
+def _large_product(threads: Any, seen: list[list[int]]) -> None:
+    with threads.blas_threads(small=False):
+        seen.append(_openblas_counts())
+
+
+def test_small_products_give_the_same_bits_in_every_thread() -> None:
+    """A small product runs on one BLAS thread whichever thread calls it."""
+    from xconv._backend import matmul, namespace
+
+    a, b = _data(1568, 512), _data(512, 64)
+    xp = namespace(a=a)
+    serial = matmul(a, b, xp=xp)
+    results: list[np.ndarray] = []
+    workers = [
+        threading.Thread(target=lambda: results.append(matmul(a, b, xp=xp))) for _ in range(4)
+    ]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(30)
+    assert len(results) == 4
+    for y in results:
+        np.testing.assert_array_equal(y, serial, strict=True)

@@ -273,7 +273,7 @@ def _pointwise(x: Array, wmat: Array, groups: int, inplace: bool, *, xp: Namespa
     m, c = math.prod(x.shape[:-1]), x.shape[-1]
     x2 = xp.reshape(x, (m, c))
     if groups == 1:
-        y = xp.matmul(x2, wmat)
+        y = _backend.matmul(x2, wmat, xp=xp)
         return xp.reshape(y, (*x.shape[:-1], wmat.shape[-1]))
     og = wmat.shape[-1]
     lhs = xp.permute_dims(xp.reshape(x2, (m, groups, c // groups)), (1, 0, 2))  # (g, m, Cg)

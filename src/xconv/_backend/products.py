@@ -8,7 +8,6 @@ on NumPy and CuPy, and broadcast products for integer torch tensors on CUDA.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import Any
 
@@ -72,17 +71,17 @@ def matmul(a: Array, b: Array, *, xp: Namespace, out: Array | None = None) -> Ar
     2-d BLAS calls (see :data:`LOOP_MIN_WORK`); everything else is ``xp.matmul``.
     NumPy products of fewer than :data:`~xconv._backend.threads.BLAS_SMALL_WORK`
     multiply-adds each run on one BLAS thread
-    (:func:`~xconv._backend.threads.one_blas_thread`).
+    (:func:`~xconv._backend.threads.blas_threads`).
     """
     batch = max(a.shape[0] if a.ndim == 3 else 1, b.shape[0] if b.ndim == 3 else 1)
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     caps = capabilities(xp)
     if lacks_integer_matmul(caps, a):
         return matmul_by_products(a, b)
-    if caps.library == "numpy" and m * k * n < threads.BLAS_SMALL_WORK:
-        with threads.one_blas_thread():
-            return _matmul(caps, a, b, batch, m, k, n, xp=xp, out=out)
-    return _matmul(caps, a, b, batch, m, k, n, xp=xp, out=out)
+    if caps.library != "numpy":
+        return _matmul(caps, a, b, batch, m, k, n, xp=xp, out=out)
+    with threads.blas_threads(m * k * n < threads.BLAS_SMALL_WORK):
+        return _matmul(caps, a, b, batch, m, k, n, xp=xp, out=out)
 
 
 def _matmul(
@@ -160,8 +159,7 @@ def contract(windows: Array, w: Array, groups: int, *, xp: Namespace) -> Array:
             expr = f"n{o_sub}{k_sub}gc,{k_sub}cgo->n{o_sub}go"
         if caps.library == "numpy":
             work = n * math.prod(out) * math.prod(k_sizes) * cg * og  # per group
-            small = work < threads.BLAS_SMALL_WORK
-            with threads.one_blas_thread() if small else contextlib.nullcontext():
+            with threads.blas_threads(work < threads.BLAS_SMALL_WORK):
                 y = xp.einsum(expr, windows, w, optimize=True)
         else:
             y = xp.einsum(expr, windows, w)

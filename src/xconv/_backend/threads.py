@@ -7,6 +7,7 @@ import contextlib
 import ctypes
 import functools
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -17,10 +18,10 @@ from .libraries import capabilities
 __all__ = [
     "BLAS_SMALL_WORK",
     "THREADS_ENV",
+    "blas_threads",
     "cores",
     "helper_pool",
     "host_threads",
-    "one_blas_thread",
     "parallel",
     "thread_count",
 ]
@@ -115,12 +116,8 @@ def helper_pool(workers: int) -> ThreadPoolExecutor:
     return pool
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_POOLS.clear)
-
-
 #: NumPy matrix products of fewer multiply-adds than this run on one BLAS thread
-#: (:func:`one_blas_thread`). Each multithreaded OpenBLAS call wakes its threads and
+#: (:func:`blas_threads`). Each multithreaded OpenBLAS call wakes its threads and
 #: waits for all of them: where the cores are busy with other processes, a thread that
 #: is not scheduled holds every call up, and convolutions made of many mid-sized calls
 #: (Winograd's products, transposed phases) ran 7-25x slower than on one thread
@@ -150,24 +147,69 @@ def _local_setters() -> tuple[Any, ...]:
     return tuple(setters)
 
 
-@contextlib.contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """Run the block's OpenBLAS calls on one thread, in the calling thread only.
+class _BlasMode:
+    """Which thread count xconv's NumPy products run with now, and how many run.
 
-    OpenBLAS's thread-local count (``openblas_set_num_threads_local``), set and put
-    back around the block: other threads, and the process-wide count that
-    ``threadpoolctl.threadpool_limits`` sets, are not touched, and a product of a given
-    size runs on the same number of threads whichever thread calls it (OpenBLAS's bits
-    depend on it). Without threadpoolctl, or an OpenBLAS older than 0.3.27, nothing
-    changes.
+    ``mode`` is "one" (small products: OpenBLAS on one thread), "own" (larger ones:
+    the count in place before) or None (none running). Products of one mode may run at
+    once in several threads; a product of the other mode waits until they are done, so
+    that each product runs on the count its size chose, whatever other threads do
+    (OpenBLAS's bits depend on it).
+    """
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.mode: str | None = None
+        self.holders = 0
+        self.saved: list[int] = []
+
+
+_BLAS_MODE = _BlasMode()
+
+
+@contextlib.contextmanager
+def blas_threads(small: bool) -> Iterator[None]:
+    """Run the block's products on one OpenBLAS thread when ``small``, else on the
+    count in place (with threadpoolctl and OpenBLAS 0.3.27 or later; otherwise nothing
+    changes).
+
+    ``openblas_set_num_threads_local`` sets the count process-wide from any thread: it
+    is 1 while any thread runs a small product of xconv (BLAS calls of the user's own
+    threads run on one thread meanwhile) and put back as soon as none does. Blocks must
+    not nest.
     """
     setters = _local_setters()
     if not setters:
         yield
         return
-    before = [set_local(1) for set_local in setters]
+    want = "one" if small else "own"
+    state = _BLAS_MODE
+    with state.cond:
+        while state.holders and state.mode != want:
+            state.cond.wait()
+        if state.mode != want and want == "one":
+            state.saved = [set_local(1) for set_local in setters]
+        state.mode = want
+        state.holders += 1
     try:
         yield
     finally:
-        for set_local, n in zip(setters, before, strict=True):
-            set_local(n)
+        with state.cond:
+            state.holders -= 1
+            if not state.holders:
+                if state.mode == "one":
+                    for set_local, n in zip(setters, state.saved, strict=True):
+                        set_local(n)
+                state.mode = None
+                state.cond.notify_all()
+
+
+def _forget_in_child() -> None:
+    """A forked child has no helper threads, and no product running."""
+    global _BLAS_MODE
+    _POOLS.clear()
+    _BLAS_MODE = _BlasMode()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
