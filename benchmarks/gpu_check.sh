@@ -112,7 +112,7 @@ except Exception as exc:
 EOF
 status versions $?
 echo "== python -m xconv info" >>"$ENV_TXT"
-timeout -k 5 "$(step_timeout 40 440)" python3 -m xconv info >>"$ENV_TXT" 2>&1
+timeout -k 5 "$(step_timeout 40 380)" python3 -m xconv info >>"$ENV_TXT" 2>&1
 status info $?
 
 if [ "${GPU_CHECK_DRY:-0}" != 1 ] && ! timeout 60 python3 -c "import cupy, sys; sys.exit(0 if cupy.cuda.runtime.getDeviceCount() > 0 else 1)" >>"$ENV_TXT" 2>&1; then
@@ -129,7 +129,7 @@ timeout -s INT -k 10 "$(step_timeout 155 330)" \
 status cudnn-check "${PIPESTATUS[0]}"
 
 # --- 3. tests on cupy and torch_cuda: the cuDNN path and the core first, then the rest ----
-PYTEST=(python3 -m pytest -q -p no:cacheprovider -m "not oracle" --tb=short --maxfail=300 -rfE)
+PYTEST=(python3 -m pytest -q -p no:cacheprovider -p no:benchmark -m "not oracle" --tb=short --maxfail=300 -rfE)
 python3 -c "import xdist" 2>/dev/null && PYTEST+=(-n "${GPU_CHECK_WORKERS:-8}")
 python3 -c "import pytest_timeout" 2>/dev/null && PYTEST+=(--timeout=120)
 FIRST=(tests/test_cudnn_translate.py tests/test_cudnn_run.py tests/test_native_grad.py

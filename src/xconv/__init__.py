@@ -15,8 +15,10 @@ array([[4., 4.],
 
 from . import _api
 from ._api import *  # noqa: F403  (the public functions; their list is _api.__all__)
+from ._workspace import clear_workspace, workspace
 
 __version__ = "0.1.0"
 
 __all__ = ["__version__"]
 __all__ += _api.__all__
+__all__ += ["clear_workspace", "workspace"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from . import _backend, _dask
+from . import _backend, _dask, _workspace
 from ._algorithms import ALGORITHMS, Algorithm
 from ._algorithms._tiling import itemsize_of
 from ._auto import choose_method, prefers_fft, select_algorithm
@@ -165,7 +165,7 @@ def conv_general(
         algorithm = ALGORITHMS[name]
         check_memory(xp, x, w_shape, spec, algorithm, cdtype, dtype, budget, accelerator)
     run = _backend.staged(xp, _pipeline, algorithm, spec, cdtype, dtype, budget, per_chunk, xp)
-    return run(x, w)
+    return _workspace.call(budget, run, x, w)  # temporaries from the thread's cache
 
 
 def _pipeline(

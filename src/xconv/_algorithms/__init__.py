@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .. import _backend
+from .. import _backend, _workspace
 from .._spec import ConvSpec
 from .._typing import Array, Namespace
 from . import einsum as _einsum
@@ -74,7 +74,8 @@ class Algorithm:
     def __call__(
         self, x: Array, w: Array, spec: ConvSpec, *, xp: Namespace, **prepared: Any
     ) -> Array:
-        return self.run(x, w, spec, xp=xp, **prepared)
+        # Its temporaries return to the workspace when it ends; its result is fresh.
+        return _workspace.scoped(self.run)(x, w, spec, xp=xp, **prepared)
 
     def prepare(self, w: Array, spec: ConvSpec, xp: Namespace) -> dict[str, Any]:
         """What :attr:`prepare_filters` gives, or nothing."""

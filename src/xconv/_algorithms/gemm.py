@@ -34,7 +34,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from .. import _backend
+from .. import _backend, _workspace
 from .._spec import ConvSpec
 from .._typing import Array, Namespace, Shape
 from ._tiling import Tile, itemsize_of, plan, tiles, valid_output_sizes
@@ -183,8 +183,8 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
     ranges = list(itertools.pairwise(bounds))
     if inplace:
         y = xp.empty((math.prod(p.grid), o), dtype=x.dtype, device=dev)
-        buf = xp.empty((p.rows * p.row_bytes // itemsize,), dtype=x.dtype, device=dev)
-        scratch = xp.empty((p.rows * o,), dtype=x.dtype, device=dev) if p.parts > 1 else None
+        buf = _workspace.empty(xp, (p.rows * p.row_bytes // itemsize,), x.dtype, x)
+        scratch = _workspace.empty(xp, (p.rows * o,), x.dtype, x) if p.parts > 1 else None
     tile_outputs = []  # out of place: one (rows, O) array per tile
     for tile in tiles(p.grid, p.axis, p.step):
         windows = _tile_windows(x, tile, p.grid, k_sizes, spec, xp=xp)  # (..., *k, C)
@@ -273,7 +273,7 @@ def _pointwise(x: Array, wmat: Array, groups: int, inplace: bool, *, xp: Namespa
     m, c = math.prod(x.shape[:-1]), x.shape[-1]
     x2 = xp.reshape(x, (m, c))
     if groups == 1:
-        y = xp.matmul(x2, wmat)
+        y = _backend.matmul(x2, wmat, xp=xp)
         return xp.reshape(y, (*x.shape[:-1], wmat.shape[-1]))
     og = wmat.shape[-1]
     lhs = xp.permute_dims(xp.reshape(x2, (m, groups, c // groups)), (1, 0, 2))  # (g, m, Cg)

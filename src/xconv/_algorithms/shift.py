@@ -32,7 +32,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from .. import _backend
+from .. import _backend, _workspace
 from .._spec import ConvSpec
 from .._typing import Array, Namespace, Shape
 from ._tiling import Tile, itemsize_of, plan, tiles, valid_output_sizes
@@ -255,16 +255,22 @@ def _accumulate_tiles(x: Array, p: _Offsets, total: int, *, xp: Namespace) -> Ar
     every = list(tiles(grid, axis, step))
     threads = min(threads, len(every))
 
-    def worker(share: list[Tile]) -> None:
-        scratch = xp.empty((rows * o,), dtype=x.dtype, device=dev)
-        # The (M, pixels, C) accumulator of a channel multiplier.
-        stacked = xp.empty((rows * o,), dtype=x.dtype, device=dev) if kind == "multiplier" else None
+    def worker(share: list[Tile], scratch: Array, stacked: Array | None) -> None:
         for tile in share:
             _accumulate_tile(x, p, tile, y, scratch, stacked, xp=xp)
 
-    _backend.parallel(
-        [functools.partial(worker, every[i::threads]) for i in range(threads)], threads
-    )
+    # Each thread's scratch (and the (M, pixels, C) accumulator of a channel
+    # multiplier), taken here from the caller's workspace: helper threads hold none.
+    jobs = [
+        functools.partial(
+            worker,
+            every[i::threads],
+            _workspace.empty(xp, (rows * o,), x.dtype, x),
+            _workspace.empty(xp, (rows * o,), x.dtype, x) if kind == "multiplier" else None,
+        )
+        for i in range(threads)
+    ]
+    _backend.parallel(jobs, threads)
     return y
 
 

@@ -36,7 +36,7 @@ from fractions import Fraction
 from functools import cache
 from typing import Any
 
-from xconv import _backend
+from xconv import _backend, _workspace
 from xconv._backend import device
 from xconv._padding import pad_canonical
 from xconv._spec import ConvSpec
@@ -207,7 +207,7 @@ def _apply(mat: Array, v: Array, axis: int, xp: Namespace) -> Array:
     shape = tuple(v.shape)
     lead = (math.prod(shape[:axis]),) if axis else ()
     flat = xp.reshape(v, (*lead, shape[axis], math.prod(shape[axis + 1 :])))
-    out = _backend.matmul(mat, flat, xp=xp)
+    out = _workspace.matmul(mat, flat, xp=xp)
     return xp.reshape(out, (*shape[:axis], mat.shape[0], *shape[axis + 1 :]))
 
 
@@ -254,8 +254,13 @@ def _transform_kron(x: Array, bt: Array, tiles: tuple[int, ...], m: int, xp: Nam
     windows = _backend.sliding_windows(x, (a,) * rank, (m,) * rank, (1,) * rank, xp=xp)
     # (N, *t, *k, C) -> (k_{r-1}, ..., k_0, N, *t, C)
     order = (*range(2 * rank, rank, -1), 0, *range(1, rank + 1), 2 * rank + 1)
-    gathered = xp.reshape(xp.permute_dims(windows, order), (a**rank, -1))
-    return _backend.matmul(_kron(bt, rank, xp), gathered, xp=xp)
+    tiles_view = xp.permute_dims(windows, order)
+    if _backend.supports_inplace(xp, x):  # one copy into a workspace buffer
+        gathered = _workspace.empty(xp, (a**rank, math.prod(tiles_view.shape[rank:])), x.dtype, x)
+        _backend.copy_into(gathered, tiles_view, xp=xp)
+    else:
+        gathered = xp.reshape(tiles_view, (a**rank, -1))
+    return _workspace.matmul(_kron(bt, rank, xp), gathered, xp=xp)
 
 
 def _transform_separable(
@@ -312,7 +317,7 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace, u: Array | None = 
 
     # Channel contraction: one GEMM per tile position (and group).
     if groups == 1:
-        prod = _backend.matmul(v, u, xp=xp)  # (a**r, count, O)
+        prod = _workspace.matmul(v, u, xp=xp)  # (a**r, count, O)
     else:
         og = o // groups
         v = xp.permute_dims(xp.reshape(v, (positions, count, groups, cg)), (0, 2, 1, 3))
@@ -321,7 +326,7 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace, u: Array | None = 
 
     # Output: A^T along each tile-position axis, then interleave tiles and offsets.
     if kron:
-        y = _backend.matmul(_kron(at, rank, xp), xp.reshape(prod, (positions, count * o)), xp=xp)
+        y = _workspace.matmul(_kron(at, rank, xp), xp.reshape(prod, (positions, count * o)), xp=xp)
     else:
         y = xp.reshape(prod, (*(a,) * rank, count * o))
         for d in range(rank):

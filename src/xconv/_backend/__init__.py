@@ -29,7 +29,9 @@ standard operations only, one module per concern:
   program;
 - :mod:`~xconv._backend.fft` — :func:`fft_namespace`: ``scipy.fft`` on every core for
   NumPy arrays when SciPy is installed, else the library's ``fft`` extension;
-- :mod:`~xconv._backend.memory` — :func:`memory_limit` where an array lives.
+- :mod:`~xconv._backend.memory` — :func:`memory_limit` where an array lives;
+- :mod:`~xconv._backend.buffers` — raw host buffers and typed views of them for
+  :mod:`xconv._workspace` (:func:`host_workspace`, :func:`raw_buffer`, ...).
 
 :func:`by_chunks`, the Dask hook of the core's pipeline, lives in :mod:`xconv._dask`
 and is re-exported here. Library checks use array-api-compat's ``is_*_namespace``
@@ -52,6 +54,15 @@ from .arrays import (
     namespace,
     on_accelerator,
     zero_size,
+)
+from .buffers import (
+    buffer_key,
+    buffer_view,
+    fresh_copy,
+    host_workspace,
+    itemsize,
+    raw_buffer,
+    shares_buffer,
 )
 from .fft import FFTFunctions, fft_namespace
 from .inplace import copy_into, product_into, supports_inplace
@@ -80,6 +91,8 @@ __all__ = [
     "Capabilities",
     "FFTFunctions",
     "all_finite",
+    "buffer_key",
+    "buffer_view",
     "by_chunks",
     "capabilities",
     "contract",
@@ -91,10 +104,13 @@ __all__ = [
     "extension_float",
     "fft_namespace",
     "finish",
+    "fresh_copy",
     "has_einsum",
     "has_strided_views",
     "host_threads",
+    "host_workspace",
     "is_dense",
+    "itemsize",
     "library",
     "map_samples",
     "matmul",
@@ -110,6 +126,8 @@ __all__ = [
     "on_accelerator",
     "parallel",
     "product_into",
+    "raw_buffer",
+    "shares_buffer",
     "sliding_windows",
     "staged",
     "supports_inplace",

@@ -74,6 +74,10 @@ class Capabilities:
         would compute them.
     integer_matmul_on_accelerator : bool
         Integer matrix products run on the library's accelerator (not torch's CUDA).
+    host_workspace : bool
+        Temporaries in host memory may come from xconv's per-thread cache of byte
+        buffers (:mod:`xconv._workspace`): NumPy, and torch on the CPU. CuPy's and
+        torch's CUDA caching allocators already keep device memory.
     """
 
     library: str
@@ -85,6 +89,7 @@ class Capabilities:
     staged: bool
     lazy: bool
     integer_matmul_on_accelerator: bool
+    host_workspace: bool
 
 
 def _library_of(xp: Namespace) -> str:
@@ -106,6 +111,7 @@ def _capabilities_of(xp: Namespace) -> Capabilities:
         staged=lib == "jax",
         lazy=lib == "dask",
         integer_matmul_on_accelerator=lib != "torch",
+        host_workspace=lib in ("numpy", "torch"),
     )
 
 

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from .._typing import Array, Namespace
+from . import threads
 from .libraries import Capabilities, array_module, capabilities
 
 __all__ = [
@@ -68,12 +69,33 @@ def matmul(a: Array, b: Array, *, xp: Namespace, out: Array | None = None) -> Ar
     ``out`` (NumPy and CuPy only; a fresh array or view of the result's shape)
     receives the result. On NumPy a stack of large products is computed as a loop of
     2-d BLAS calls (see :data:`LOOP_MIN_WORK`); everything else is ``xp.matmul``.
+    NumPy products of fewer than :data:`~xconv._backend.threads.BLAS_SMALL_WORK`
+    multiply-adds each run on one BLAS thread
+    (:func:`~xconv._backend.threads.blas_threads`).
     """
     batch = max(a.shape[0] if a.ndim == 3 else 1, b.shape[0] if b.ndim == 3 else 1)
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     caps = capabilities(xp)
     if lacks_integer_matmul(caps, a):
         return matmul_by_products(a, b)
+    if caps.library != "numpy":
+        return _matmul(caps, a, b, batch, m, k, n, xp=xp, out=out)
+    with threads.blas_threads(m * k * n < threads.BLAS_SMALL_WORK):
+        return _matmul(caps, a, b, batch, m, k, n, xp=xp, out=out)
+
+
+def _matmul(
+    caps: Capabilities,
+    a: Array,
+    b: Array,
+    batch: int,
+    m: int,
+    k: int,
+    n: int,
+    *,
+    xp: Namespace,
+    out: Array | None,
+) -> Array:
     if (
         caps.library == "numpy"
         and max(a.ndim, b.ndim) == 3
@@ -136,7 +158,9 @@ def contract(windows: Array, w: Array, groups: int, *, xp: Namespace) -> Array:
         else:
             expr = f"n{o_sub}{k_sub}gc,{k_sub}cgo->n{o_sub}go"
         if caps.library == "numpy":
-            y = xp.einsum(expr, windows, w, optimize=True)
+            work = n * math.prod(out) * math.prod(k_sizes) * cg * og  # per group
+            with threads.blas_threads(work < threads.BLAS_SMALL_WORK):
+                y = xp.einsum(expr, windows, w, optimize=True)
         else:
             y = xp.einsum(expr, windows, w)
     else:

@@ -1,15 +1,30 @@
-"""Host threads for xconv's own elementwise loops, on kept helper threads."""
+"""Host threads for xconv's own elementwise loops, on kept helper threads; one BLAS
+thread for small matrix products."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
 import os
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from .._typing import Namespace
 from .libraries import capabilities
 
-__all__ = ["THREADS_ENV", "cores", "helper_pool", "host_threads", "parallel", "thread_count"]
+__all__ = [
+    "BLAS_SMALL_WORK",
+    "THREADS_ENV",
+    "blas_threads",
+    "cores",
+    "helper_pool",
+    "host_threads",
+    "parallel",
+    "thread_count",
+]
 
 #: Environment variable that caps :func:`host_threads` (read at each call).
 THREADS_ENV = "XCONV_NUM_THREADS"
@@ -101,5 +116,100 @@ def helper_pool(workers: int) -> ThreadPoolExecutor:
     return pool
 
 
+#: NumPy matrix products of fewer multiply-adds than this run on one BLAS thread
+#: (:func:`blas_threads`). Each multithreaded OpenBLAS call wakes its threads and
+#: waits for all of them: where the cores are busy with other processes, a thread that
+#: is not scheduled holds every call up, and convolutions made of many mid-sized calls
+#: (Winograd's products, transposed phases) ran 7-25x slower than on one thread
+#: (``docs/measurements.md``, "BLAS calls under load").
+BLAS_SMALL_WORK = 2**27
+
+
+@functools.cache
+def _local_setters() -> tuple[Any, ...]:
+    """``openblas_set_num_threads_local`` of every OpenBLAS loaded now that has it
+    (0.3.27 and later), found through threadpoolctl (an optional dependency: without
+    it, none)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return ()
+    setters = []
+    for lib in ThreadpoolController().lib_controllers:
+        if lib.internal_api != "openblas":
+            continue
+        try:
+            func = ctypes.CDLL(lib.filepath).openblas_set_num_threads_local
+        except (OSError, AttributeError):  # an older OpenBLAS: left alone
+            continue
+        func.restype, func.argtypes = ctypes.c_int, [ctypes.c_int]
+        setters.append(func)
+    return tuple(setters)
+
+
+class _BlasMode:
+    """Which thread count xconv's NumPy products run with now, and how many run.
+
+    ``mode`` is "one" (small products: OpenBLAS on one thread), "own" (larger ones:
+    the count in place before) or None (none running). Products of one mode may run at
+    once in several threads; a product of the other mode waits until they are done, so
+    that each product runs on the count its size chose, whatever other threads do
+    (OpenBLAS's bits depend on it).
+    """
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.mode: str | None = None
+        self.holders = 0
+        self.saved: list[int] = []
+
+
+_BLAS_MODE = _BlasMode()
+
+
+@contextlib.contextmanager
+def blas_threads(small: bool) -> Iterator[None]:
+    """Run the block's products on one OpenBLAS thread when ``small``, else on the
+    count in place (with threadpoolctl and OpenBLAS 0.3.27 or later; otherwise nothing
+    changes).
+
+    ``openblas_set_num_threads_local`` sets the count process-wide from any thread: it
+    is 1 while any thread runs a small product of xconv (BLAS calls of the user's own
+    threads run on one thread meanwhile) and put back as soon as none does. Blocks must
+    not nest.
+    """
+    setters = _local_setters()
+    if not setters:
+        yield
+        return
+    want = "one" if small else "own"
+    state = _BLAS_MODE
+    with state.cond:
+        while state.holders and state.mode != want:
+            state.cond.wait()
+        if state.mode != want and want == "one":
+            state.saved = [set_local(1) for set_local in setters]
+        state.mode = want
+        state.holders += 1
+    try:
+        yield
+    finally:
+        with state.cond:
+            state.holders -= 1
+            if not state.holders:
+                if state.mode == "one":
+                    for set_local, n in zip(setters, state.saved, strict=True):
+                        set_local(n)
+                state.mode = None
+                state.cond.notify_all()
+
+
+def _forget_in_child() -> None:
+    """A forked child has no helper threads, and no product running."""
+    global _BLAS_MODE
+    _POOLS.clear()
+    _BLAS_MODE = _BlasMode()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_POOLS.clear)
+    os.register_at_fork(after_in_child=_forget_in_child)

@@ -65,6 +65,8 @@ class Case:
     funcs: tuple[str, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     group: str = "conv"
+    #: busy-loop processes spinning on the CPUs while the case runs (0: a quiet machine)
+    load: int = 0
 
     # --- geometry ---------------------------------------------------------------------
     @property
@@ -233,6 +235,7 @@ class Case:
             "baseline": self.baseline,
             "funcs": list(self.funcs),
             "group": self.group,
+            "load": self.load,
         }
 
 
@@ -278,6 +281,32 @@ CASES: list[Case] = [
         (16, 16, 16, 256),
         (4, 4, 128, 256),
         output_shape=(16, 32, 32, 128),
+    ),
+    _transpose(
+        "transpose4x4-14",
+        "4x4/2 transposed, 14²x128→28²x64",
+        (8, 14, 14, 128),
+        (4, 4, 64, 128),
+        output_shape=(8, 28, 28, 64),
+    ),
+    # The same layers with 4 busy processes on the machine: many small multithreaded BLAS
+    # calls, each waking threads that compete with the load, collapse; compare with JAX.
+    _conv(
+        "load-conv3x3-56",
+        "3x3, 56²x64→64, 4 busy processes",
+        (8, 56, 56, 64),
+        (3, 3, 64, 64),
+        load=4,
+        group="load",
+    ),
+    _transpose(
+        "load-transpose4x4-14",
+        "4x4/2 transposed 14²x128, 4 busy processes",
+        (8, 14, 14, 128),
+        (4, 4, 64, 128),
+        output_shape=(8, 28, 28, 64),
+        load=4,
+        group="load",
     ),
 ]
 #: Small cases for ``--quick`` (docs and CI smoke runs): one of each kind, < 1 minute.

@@ -130,7 +130,41 @@ def run_case(
     memory: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run one case; return its JSON-ready record (raw block times included)."""
+    """Run one case; return its JSON-ready record (raw block times included).
+
+    A case with ``load`` runs whole while that many busy processes spin
+    (:func:`~xconv._bench.timing.busy_processes`).
+    """
+    with timing.busy_processes(case.load):
+        return _run_case(
+            case,
+            timer,
+            sgemm_peak=sgemm_peak,
+            backends=backends,
+            peers=peers,
+            other_methods=other_methods,
+            memory=memory,
+            log=log,
+        )
+
+
+def _clear_workspace() -> None:
+    import xconv
+
+    xconv.clear_workspace()
+
+
+def _run_case(
+    case: Case,
+    timer: timing.Timer,
+    *,
+    sgemm_peak: float,
+    backends: Sequence[str],
+    peers: Sequence[str],
+    other_methods: Sequence[str],
+    memory: bool,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
     x, w = make_inputs(case)
     candidates = build_candidates(
         case, x, w, backends=backends, peers=peers, other_methods=other_methods
@@ -195,9 +229,14 @@ def run_case(
                 rows[t.key]["memory"] = {"how": c.memory, "peak_bytes": None, "skipped": "slow"}
                 continue
             timer.rest(c.library)
+            _clear_workspace()  # the peak of a call that allocates its temporaries
             rows[t.key]["memory"] = timing.measure_memory(c.run, c.memory)
 
     timer.time_all(timed)
+    timer.first_calls(timed, reset=_clear_workspace)
+    # Pages of one output array: a fresh result maps at most these per call.
+    out_bytes = math.prod(case.output_shape_nhwc) * np.dtype(case.dtype).itemsize
+    record["output_pages"] = -(-out_bytes // 4096)
     record["canary_after_gflops"] = timing.canary_gflops()
 
     for t in timed:
@@ -207,6 +246,11 @@ def run_case(
         row["inner"] = t.inner
         row["scale"] = c.scale
         row["median_s"] = t.median_s * c.scale
+        row["faults_per_call"] = t.faults_per_call
+        row["first_call_faults"] = statistics.median(t.cold_faults) if t.cold_faults else None
+        row["first_call_after_clear_s"] = (
+            statistics.median(t.cold_s) * c.scale if t.cold_s else None
+        )
         row["gflops"] = case.flops / row["median_s"] / 1e9 if case.flops else None
         row["pct_sgemm_peak"] = (
             100 * row["gflops"] / sgemm_peak if row["gflops"] and sgemm_peak else None
@@ -358,6 +402,10 @@ def format_summary(results: dict[str, Any]) -> str:
         "torch x TF",
         "jax x TF",
         *(f"xconv[{b}] time / {b}" for b in others),
+        "auto time / jax",
+        "auto faults/call",
+        "auto 1st call ms",
+        "auto 1st faults",
         "auto temp / (in+out)",
     ]
     conv = [c for c in results["cases"] if c["op"] != "signal"]
@@ -395,6 +443,15 @@ def format_summary(results: dict[str, Any]) -> str:
             _f(torch and torch.get("ratio"), ".2f"),
             _f(jax and jax.get("ratio"), ".2f"),
             *versus,
+            _f(auto and jax and auto["median_s"] / jax["median_s"], ".2f"),
+            _f(auto and auto.get("faults_per_call"), ".0f"),
+            _f(
+                auto
+                and auto.get("first_call_after_clear_s")
+                and 1e3 * auto["first_call_after_clear_s"],
+                ".3g",
+            ),
+            _f(auto and auto.get("first_call_faults"), ".0f"),
             _f(temp.get("temp_over_io"), ".2f"),
         ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -432,16 +489,16 @@ def format_table(case: dict[str, Any]) -> str:
     """Every candidate of one case."""
     base = case["baseline"]
     lines = [
-        f"| candidate | ms | GFLOP/s | x {base} | % sgemm peak | peak extra MiB | max rel err "
-        "| note |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| candidate | ms | GFLOP/s | x {base} | % sgemm peak | faults/call | 1st call ms "
+        "| 1st faults | peak extra MiB | max rel err | note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in case["candidates"]:
         if r.get("status") != "ok":
             reason = (r.get("reason") or "").replace("|", "/")
             if len(reason) > 90:
                 reason = reason[:87] + "..."
-            lines.append(f"| {r['key']} | {r.get('status', '?')} | | | | | | {reason} |")
+            lines.append(f"| {r['key']} | {r.get('status', '?')} | | | | | | | | | {reason} |")
             continue
         err = r.get("max_rel_err")
         err_s = "-" if err is None else (err if isinstance(err, str) else f"{err:.1e}")
@@ -459,6 +516,12 @@ def format_table(case: dict[str, Any]) -> str:
                     _f(r.get("gflops"), ".3g"),
                     _f(r.get("ratio"), ".3g"),
                     _f(r.get("pct_sgemm_peak"), ".3g"),
+                    _f(r.get("faults_per_call"), ".0f"),
+                    _f(
+                        r.get("first_call_after_clear_s") and 1e3 * r["first_call_after_clear_s"],
+                        ".3g",
+                    ),
+                    _f(r.get("first_call_faults"), ".0f"),
                     _mem(r),
                     err_s,
                     note,
@@ -525,7 +588,12 @@ def format_markdown(results: dict[str, Any]) -> str:
         "methods); x TF > 1 is faster than TensorFlow. Peak extra memory: tracemalloc for "
         "NumPy allocations (includes the output); '(rss)' = resident-set peak above the "
         "level before the call (approximate). 'auto temp / (in+out)' = (peak - output) / "
-        "(input + output bytes); the memory target is ≤ 2.",
+        "(input + output bytes); the memory target is ≤ 2. 'faults/call': minor page "
+        "faults per call in the timed loop (the steady state); '1st call': the median "
+        "time and faults of a call made right after `xconv.clear_workspace()` (its "
+        "temporaries mapped afresh; peers keep their own buffers); one output array "
+        "is at most the case's 'output pages'. Cases named 'load-*' run with busy "
+        "processes on the CPUs.",
         "",
         *(
             [
@@ -550,7 +618,9 @@ def format_markdown(results: dict[str, Any]) -> str:
             f"strides {case['strides']}, dilations {case['dilations']}, padding "
             f"{case['padding']} → {tuple(case['output_shape'])}; "
             f"{case['flops'] / 1e9:.3g} GFLOP; canary {case['canary_before_gflops']:.0f} → "
-            f"{case['canary_after_gflops']:.0f} GFLOP/s; {case['elapsed_s']:.0f} s",
+            f"{case['canary_after_gflops']:.0f} GFLOP/s; {case['elapsed_s']:.0f} s; "
+            f"output pages {case.get('output_pages', '-')}"
+            + (f"; {case['load']} busy processes" if case.get("load") else ""),
             "",
             format_table(case),
             "",

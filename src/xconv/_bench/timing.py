@@ -15,6 +15,13 @@ NumPy, SciPy, the naive loop), the peak of traced bytes during one call; for eve
 else, the peak resident-set size above the level before the call, sampled every
 millisecond from ``/proc/self/statm`` (approximate: allocators keep freed memory). Both
 include the output array.
+
+Page faults: the minor page faults of the process (``ru_minflt``) during each block,
+per call, and the time and faults of a *first call* of the shape: after the steady
+state is timed, each candidate runs ``FIRST_CALL_REPEATS`` more times, each after
+``reset`` (``xconv.clear_workspace()``), so that its temporaries are mapped afresh.
+
+Load: :func:`busy_processes` starts busy-loop processes that stop by themselves.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import gc
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -38,10 +46,12 @@ import numpy as np
 __all__ = [
     "SLOW_S",
     "Timer",
+    "busy_processes",
     "canary_gflops",
     "failure",
     "machine_info",
     "measure_memory",
+    "minor_faults",
     "sgemm_peak_gflops",
 ]
 
@@ -52,6 +62,43 @@ SLOW_S = 2.5
 BLOCK_TARGET_S = 0.25
 #: Most calls of one candidate per block.
 MAX_INNER = 5
+#: First calls (after a reset) measured per candidate; their median is reported.
+FIRST_CALL_REPEATS = 3
+#: A busy process of :func:`busy_processes` stops by itself after this many seconds.
+LOAD_MAX_S = 600.0
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far (0 where ``resource`` is missing)."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return 0
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_minflt)
+
+
+#: A busy loop that ends by itself after ``argv[1]`` seconds.
+_BUSY = "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end: pass\n"
+
+
+@contextlib.contextmanager
+def busy_processes(count: int, seconds: float = LOAD_MAX_S) -> Iterator[None]:
+    """``count`` processes spinning on the CPUs while the block runs.
+
+    Plain interpreters (no imports, no fork of this process, which holds the peers'
+    threads) that each stop by themselves after ``seconds``, and are ended when the
+    block exits, whichever comes first. ``count = 0``: nothing.
+    """
+    procs = [subprocess.Popen([sys.executable, "-c", _BUSY, str(seconds)]) for _ in range(count)]
+    try:
+        if procs:
+            time.sleep(0.5)  # let them reach the loop
+        yield
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait()
 
 
 def failure(exc: Exception) -> dict[str, str]:
@@ -178,10 +225,19 @@ class Timed:
     first_call_s: float
     inner: int = 1
     blocks: list[list[float]] = field(default_factory=list)
+    #: minor page faults per call, one value per block
+    faults: list[float] = field(default_factory=list)
+    #: time and minor page faults of each first call after a reset
+    cold_s: list[float] = field(default_factory=list)
+    cold_faults: list[int] = field(default_factory=list)
 
     @property
     def median_s(self) -> float:
         return statistics.median(statistics.median(b) for b in self.blocks)
+
+    @property
+    def faults_per_call(self) -> float | None:
+        return statistics.median(self.faults) if self.faults else None
 
 
 class Timer:
@@ -227,6 +283,7 @@ class Timer:
                 times = []
                 gc_was_enabled = gc.isenabled()
                 gc.disable()  # as timeit does
+                faults = minor_faults()
                 try:
                     for _ in range(t.inner):
                         t0 = time.perf_counter()
@@ -235,7 +292,25 @@ class Timer:
                 finally:
                     if gc_was_enabled:
                         gc.enable()
+                t.faults.append((minor_faults() - faults) / t.inner)
                 t.blocks.append(times)
+
+    def first_calls(
+        self, timed: Sequence[Timed], reset: Callable[[], None], repeats: int = FIRST_CALL_REPEATS
+    ) -> None:
+        """Time each candidate's call right after ``reset()`` (cached buffers dropped),
+        ``repeats`` times, and count its minor page faults; slow candidates are skipped."""
+        for t in timed:
+            if t.first_call_s > SLOW_S:
+                continue
+            self.rest(t.library)
+            for _ in range(repeats):
+                reset()
+                faults = minor_faults()
+                t0 = time.perf_counter()
+                t.run()
+                t.cold_s.append(time.perf_counter() - t0)
+                t.cold_faults.append(minor_faults() - faults)
 
 
 # --- machine ------------------------------------------------------------------------
