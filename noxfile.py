@@ -125,7 +125,10 @@ def make_tests_session(backend: str) -> None:
         show_versions(session, "xconv", module)
         # Peer comparisons (marker `oracle`) run in the oracle session, not here.
         paths = ("--doctest-modules", "src/xconv", "tests") if backend == "numpy" else ()
-        run_tests(session, backend, "-m", "not oracle", *paths)
+        # JAX compiles a program for every new shape a property test draws: it runs the
+        # `quick` profile (8 examples) unless HYPOTHESIS_PROFILE says otherwise.
+        env = {"HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "quick")}
+        run_tests(session, backend, "-m", "not oracle", *paths, **(env if backend == "jax" else {}))
 
     tests.__doc__ = (
         f"Run the test suite on the {backend} backend (XCONV_TEST_BACKENDS={backend})"
