@@ -171,9 +171,8 @@ def pad_canonical(
         grow.append((max(lo, 0), max(hi, 0)))
     if not any(lo or hi for lo, hi in grow):
         return x
-    shape = tuple(
-        n + sum(grow[axis - 1]) if 0 < axis <= len(grow) else n for axis, n in enumerate(x.shape)
-    )
+    spatial = (n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], grow, strict=True))
+    shape = (x.shape[0], *spatial, x.shape[-1])
     if 0 in shape:  # no elements to fill (an empty batch, say)
         return _backend.zero_size(shape, x.dtype, xp=xp, device=device(x))
     if mode == "zeros" and _backend.supports_inplace(xp, x):
