@@ -140,7 +140,8 @@ def _cases(api: Api) -> dict[str, Case]:
         "input-bool": ({"input": ones(api.arrays["input"], bool)}, TypeError, "input", None),
         "filters-bool": ({filt: ones(api.arrays[filt], bool)}, TypeError, "filter", None),
         "input-ndim": ({"input": ones(api.arrays["input"][1:])}, ValueError, "input|filter", None),
-        "filters-ndim": ({filt: ones(api.arrays[filt][1:])}, ValueError, "input|filter", None),
+        # one dimension too many: fewer would be a valid call with extra batch dimensions
+        "filters-ndim": ({filt: ones((1, *api.arrays[filt]))}, ValueError, "input|filter", None),
         "input-channels": (
             {"input": ones((*api.arrays["input"][:-1], api.input_c + 1))},
             ValueError,

@@ -236,6 +236,8 @@ BATCHED: dict[str, tuple[tuple[int, ...], tuple[int, ...], Callable[[Any, Any, s
 def test_float32_rows_do_not_depend_on_batch(
     xp: ModuleType, device: Any, rng: np.random.Generator, name: str, method: str
 ) -> None:
+    if _library(xp) == "cupy" or (device is not None and "cuda" in str(device)):
+        pytest.skip("the guarantee is for host memory: on a GPU the batch runs whole")
     if _library(xp) == "jax" and method not in (*REQUIRED, "native"):
         pytest.skip("JAX compiles this method for each batch size for tens of seconds")
     x_shape, w_shape, call = BATCHED[name]

@@ -165,6 +165,8 @@ def tuning(
 
 
 def _clear_plans() -> None:
-    """Drop the plans cached under a tuning (gemm's tiles, FFT's block lengths)."""
+    """Drop the plans cached under a tuning (gemm's tiles, FFT's block lengths, and the
+    programs JAX compiled with them)."""
     _gemm.plan_tiles.cache_clear()
     _fft.axis_plan.cache_clear()
+    _backend.staging.jax_jit.cache_clear()
