@@ -127,7 +127,13 @@ def _auto_method(from_numpy: Callable[[Any], Any], x_shape: Sequence[int], w_sha
     spec = conv_spec(
         tuple(x_shape), w_shape, strides=1, padding="SAME", dilations=1, data_format=None
     )
-    return choose_method(xp, spec, probe.dtype, w_shape, tuple(x_shape)[1:-1], batch=x_shape[0])
+    # as the core asks: one sample in host memory (each runs alone), the batch on a GPU
+    accelerator = _backend.on_accelerator(xp, probe)
+    batch = x_shape[0] if accelerator else 1
+    sizes = tuple(x_shape)[1:-1]
+    return choose_method(
+        xp, spec, probe.dtype, w_shape, sizes, batch=batch, accelerator=accelerator
+    )
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
