@@ -10,6 +10,8 @@ standard operations only, one module per concern:
 - :mod:`~xconv._backend.arrays` — :func:`namespace` (the caller's namespace, with clear
   ``TypeError``\\ s), :func:`device`, :func:`on_accelerator`, :func:`is_dense`,
   :func:`zero_size`, :func:`all_finite`, :func:`finish`;
+- :mod:`~xconv._backend.arraylike` — :func:`as_arrays`: SciPy's array-likes (lists,
+  NumPy scalars, Python numbers) as arrays of the arguments' namespace;
 - :mod:`~xconv._backend.windows` — :func:`sliding_windows`: a read-only strided view on
   NumPy, CuPy and torch; strided slices + ``stack`` elsewhere;
 - :mod:`~xconv._backend.products` — :func:`contract` (``einsum`` where the library has
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 from .._dask import by_chunks
 from . import products, staging, threads
+from .arraylike import as_arrays
 from .arrays import all_finite, device, finish, is_dense, namespace, on_accelerator, zero_size
 from .fft import FFTFunctions, fft_namespace
 from .inplace import copy_into, product_into, supports_inplace
@@ -53,6 +56,7 @@ __all__ = [
     "Capabilities",
     "FFTFunctions",
     "all_finite",
+    "as_arrays",
     "by_chunks",
     "capabilities",
     "contract",
