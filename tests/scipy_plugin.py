@@ -127,6 +127,7 @@ def _source(function: Any) -> str:
         return ""
 
 
+@functools.cache
 def _calls_ndimage(function: Any) -> bool:
     """Whether the test's own code calls one of ndimage's four functions."""
     return bool(_NDIMAGE_CALL.search(_source(function)))
@@ -148,8 +149,9 @@ def _selected(item: pytest.Item) -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     _patch_loaded_modules()
-    keep = [item for item in items if _selected(item)]
-    drop = [item for item in items if not _selected(item)]
+    chosen = [_selected(item) for item in items]
+    keep = [item for item, c in zip(items, chosen) if c]
+    drop = [item for item, c in zip(items, chosen) if not c]
     if drop:
         config.hook.pytest_deselected(items=drop)
     items[:] = keep

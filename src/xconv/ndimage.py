@@ -222,6 +222,25 @@ def _origins(origin: Any, count: int) -> tuple[int, ...]:
     return tuple(ints) * count
 
 
+def _cast(xp: Namespace, y: Array, dtype: Any) -> Array:
+    """``y`` cast to ``dtype``; floating values to integers as SciPy's C cast on x86-64.
+
+    Through int64, so that a value beyond the target's range keeps its low bits
+    (``-3.0`` is ``2**32 - 3`` as uint32) where a library's own cast may clip or give
+    0; uint64 from ``2**63`` up by halves, and 0 from ``2**64`` up (as that cast).
+    """
+    if not xp.isdtype(y.dtype, "real floating") or not xp.isdtype(dtype, "integral"):
+        return xp.astype(y, dtype)
+    if dtype != xp.uint64:
+        return xp.astype(xp.astype(y, xp.int64), dtype)
+    half = 2.0**63
+    y = xp.where(y >= 2 * half, 0.0, y)
+    big = y >= half
+    low = xp.astype(xp.where(big, y - half, y), xp.int64)
+    low = xp.where(big, xp.bitwise_or(low, -(2**63)), low)  # + 2**63, in two's complement
+    return xp.astype(low, dtype)
+
+
 def _fractional(cval: Any) -> bool:
     """Whether ``cval`` is a non-integral number (NaN and infinities included)."""
     if isinstance(cval, numbers.Integral) or not isinstance(cval, numbers.Complex):
@@ -310,7 +329,7 @@ def _filter(
             dtype=dtype,
         )
         if y.dtype != out_dtype:
-            y = xp.astype(y, out_dtype)
+            y = _cast(xp, y, out_dtype)
     if not _is_array(output):
         return y
     try:

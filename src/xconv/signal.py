@@ -514,6 +514,12 @@ def _frequency(in1: Array, in2: Array, mode: SignalMode, axes: int | Sequence[in
             )
     # As SciPy: axes where either input has extent 1 are a broadcast product and do
     # not count towards the valid-mode comparison.
+    if all(1 in (s1[a], s2[a]) for a in conv_axes):  # a product, in the inputs' dtype
+        y = xp.multiply(in1, in2)
+        if mode != "same":
+            return y
+        starts = [(n - m) // 2 for n, m in zip(y.shape, s1, strict=True)]
+        return y[tuple(slice(b, b + m) for b, m in zip(starts, s1, strict=True))]
     swap = _swap_for_valid(mode, s1, s2, [a for a in conv_axes if 1 not in (s1[a], s2[a])])
     if mode == "same":  # SciPy centres un-convolved axes too: in1's extent 1 keeps in2's middle
         index = tuple(
