@@ -220,16 +220,16 @@ def _linear(
 def _fill(fillvalue: Any, xp: Namespace, dtype: Any) -> complex:
     """``fillvalue`` (a number, or an array-like of one element) as a number of ``dtype``."""
     if isinstance(fillvalue, list | tuple) or hasattr(fillvalue, "shape"):
-        _, (array,) = as_arrays(fillvalue=fillvalue)
+        fxp, (array,) = as_arrays(fillvalue=fillvalue)
         if math.prod(array.shape) != 1:
             raise ValueError(
                 f"`fillvalue` must be scalar or an array with one element, got shape "
                 f"{tuple(array.shape)}"
             )
-        item = xp.reshape(array, (-1,))[0] if array.ndim else array
-        if xp.isdtype(array.dtype, "complex floating"):
+        item = fxp.reshape(array, (-1,))[0] if array.ndim else array
+        if fxp.isdtype(array.dtype, "complex floating"):
             fillvalue = complex(item)
-        elif xp.isdtype(array.dtype, "integral") or array.dtype == xp.bool:
+        elif fxp.isdtype(array.dtype, "integral") or array.dtype == fxp.bool:
             fillvalue = int(item)
         else:
             fillvalue = float(item)
