@@ -7,10 +7,11 @@ single-channel convolution, see :mod:`xconv._scipy_api`); ``method="direct"`` is
 one of the core's direct algorithms, ``method="fft"`` its FFT (with overlap-save
 blocks for long axes). SciPy is never imported.
 
+Inputs are SciPy's: arrays, or array-likes (lists, NumPy scalars: NumPy arrays;
+Python numbers: 0-d arrays of the other input's library), booleans included.
 Differences from SciPy are listed in ``docs/decisions.md`` ("xconv.signal and
-xconv.ndimage"): both inputs must be arrays of one library; booleans are refused;
-integer inputs never go to the FFT under ``method="auto"``; empty inputs give
-zero-filled results of the shapes that the formulas below give.
+xconv.ndimage"): integer inputs never go to the FFT under ``method="auto"``; empty
+inputs give zero-filled results of the shapes that the formulas below give.
 
 Output sizes per axis, for inputs of sizes ``n1`` and ``n2``: ``"full"``
 ``n1 + n2 - 1``; ``"same"`` ``n1`` (centred on the full output, its start at
@@ -322,7 +323,8 @@ def convolve(
     Raises
     ------
     TypeError
-        Non-arrays, arrays of different libraries, non-numeric dtypes.
+        Inputs that are neither arrays nor array-likes of numbers, arrays of different
+        libraries.
     ValueError
         Unknown ``mode`` or ``method``, different numbers of dimensions, ``"valid"``
         with neither input the larger.
@@ -406,7 +408,8 @@ def convolve2d(
     Raises
     ------
     TypeError
-        Non-arrays, different libraries, non-numeric dtypes or ``fillvalue``.
+        Inputs that are neither arrays nor array-likes of numbers, different libraries,
+        a non-numeric ``fillvalue``.
     ValueError
         Inputs that are not 2-d, unknown ``mode`` or ``boundary``, a complex
         ``fillvalue`` for a real result, ``"valid"`` with neither input the larger.
@@ -560,7 +563,7 @@ def fftconvolve(
     Raises
     ------
     TypeError
-        Non-arrays, different libraries, non-numeric dtypes.
+        Inputs that are neither arrays nor array-likes of numbers, different libraries.
     ValueError
         Unknown ``mode``, bad ``axes``, incompatible shapes, ``"valid"`` with neither
         input the larger, or a library without an fft extension.
