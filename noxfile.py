@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -217,6 +218,63 @@ def keras(session: nox.Session) -> None:
         "pytest", "tests/test_keras.py", "tests/test_examples.py", "-k", "keras",
         env={"XCONV_TEST_BACKENDS": "numpy"},
     )  # fmt: skip
+
+
+#: SciPy's test modules of the functions xconv.signal and xconv.ndimage reimplement.
+SCIPY_TEST_MODULES = ("scipy.signal.tests.test_signaltools", "scipy.ndimage.tests.test_filters")
+#: Array backends of the scipy-suite session: SciPy's NumPy mode, then its array-API
+#: mode (``SCIPY_ARRAY_API``, a JSON list of SciPy's backend names) on each other one.
+SCIPY_SUITE_BACKENDS = ("numpy", "torch", "jax.numpy", "array_api_strict")
+
+
+def scipy_suite_args(scipy_dir: str, ini: str) -> list[str]:
+    """pytest arguments that run SciPy's installed tests of the convolutions on xconv.
+
+    SciPy's own ``conftest.py`` (its ``xp`` fixture and markers) with pytest's
+    defaults rather than xconv's configuration; ``tests/scipy_plugin.py`` selects the
+    tests and puts xconv's functions in SciPy's place; ``-m "not slow"`` as SciPy's
+    own default run.
+    """
+    return [
+        "-c", ini, "--rootdir", scipy_dir, "--confcutdir", scipy_dir,
+        "-p", "no:cacheprovider", "-p", "scipy_plugin", "-q", "-rfE", "-m", "not slow",
+        "--pyargs", *SCIPY_TEST_MODULES,
+    ]  # fmt: skip
+
+
+@nox.session(name="scipy-suite")
+def scipy_suite(session: nox.Session) -> None:
+    """Run SciPy's own tests of its convolutions with xconv's functions in their place.
+
+    The tests the installed SciPy wheel ships for ``scipy.signal``'s ``convolve``,
+    ``correlate``, ``fftconvolve``, ``oaconvolve``, ``convolve2d``, ``correlate2d``,
+    ``choose_conv_method`` and ``scipy.ndimage``'s ``convolve``, ``correlate``,
+    ``convolve1d``, ``correlate1d`` run four times: on NumPy, then in SciPy's array-API
+    mode on torch, JAX and array-api-strict. The pytest plugin ``tests/scipy_plugin.py``
+    replaces those functions by counting wrappers around xconv's, prints the calls per
+    function and fails a run in which one was never called. Arguments go to every run
+    (default ``-n auto``), e.g. ``nox -s scipy-suite -- -n 2 -x``.
+    """
+    install_torch_cpu(session)
+    session.install("-e", ".[test]", *group("scipy-suite"))
+    show_versions(session, "xconv", "scipy", "numpy", "torch", "jax", "array_api_strict")
+    code = "import scipy, os; print(os.path.dirname(scipy.__file__))"
+    scipy_dir = str(session.run("python", "-c", code, silent=True)).strip().splitlines()[-1]
+    tests = [os.path.join(scipy_dir, *m.split(".")[1:]) + ".py" for m in SCIPY_TEST_MODULES]
+    missing = [path for path in tests if not os.path.exists(path)]
+    if missing:
+        session.error(f"this SciPy wheel ships no tests ({', '.join(missing)} missing)")
+    # SciPy's tests with pytest's defaults, not xconv's configuration (filterwarnings=error).
+    ini = Path(session.create_tmp()).resolve() / "pytest.ini"
+    ini.write_text("[pytest]\n")
+    args = scipy_suite_args(scipy_dir, str(ini))
+    for backend in SCIPY_SUITE_BACKENDS:
+        mode = "" if backend == "numpy" else json.dumps([backend])
+        session.log(f"SciPy's convolution tests on xconv, backend {backend}")
+        session.run(
+            "pytest", *args, *(session.posargs or ("-n", "auto")),
+            env={"PYTHONPATH": str(DIR / "tests"), "SCIPY_ARRAY_API": mode},
+        )  # fmt: skip
 
 
 @nox.session(default=False)

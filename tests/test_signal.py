@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _helpers import assert_close, make, random_array
+from _helpers import assert_close, make, random_array, to_numpy
 from xconv import signal
 
 scipy_signal = pytest.importorskip("scipy.signal")
@@ -175,8 +175,8 @@ def _errors(xp: ModuleType, device: Any) -> list[tuple[Any, type[Exception], str
         (lambda: signal.correlate(a, b, method="fast"), ValueError, "method"),
         (lambda: signal.convolve(a, arr(2)), ValueError, "in1 and in2"),
         (lambda: signal.convolve(arr(3, 4), arr(4, 2), "valid"), ValueError, "at least as large"),
-        (lambda: signal.convolve(a, np.ones(2).tolist()), TypeError, "in2"),
-        (lambda: signal.convolve2d(arr(4), arr(2)), ValueError, "2-d"),
+        (lambda: signal.convolve(a, [["x", "y"]]), TypeError, "in2"),
+        (lambda: signal.convolve2d(arr(4), arr(2)), ValueError, "2-D"),
         (lambda: signal.convolve2d(a, b, boundary="reflect"), ValueError, "boundary"),
         (lambda: signal.correlate2d(a, b, fillvalue=1j), ValueError, "fillvalue"),
         (lambda: signal.correlate2d(a, b, fillvalue="0"), TypeError, "fillvalue"),
@@ -234,3 +234,129 @@ def test_property(
     rng = np.random.default_rng(seed)
     a, b = random_array(rng, s1, "float64"), random_array(rng, s2, "float64")
     check(xp, device, name, (a, b), mode=mode)
+
+
+# --- SciPy's arguments: array-likes, booleans, promotion, its errors and warnings ----------
+
+
+def _library(xp: ModuleType) -> str:
+    libraries = ("jax", "dask", "torch", "array_api_strict", "cupy", "numpy")
+    return next(lib for lib in libraries if lib in xp.__name__)
+
+
+def test_array_likes_and_numbers(xp: ModuleType, device: Any) -> None:
+    """Lists and Python numbers are SciPy's array-likes: NumPy arrays, or 0-d arrays of
+    the other input's library; a list beside another library's array is an error."""
+    expected = scipy_signal.convolve([1, 2, 3], [0, 1, 0.5])
+    np.testing.assert_array_equal(signal.convolve([1, 2, 3], [0, 1, 0.5]), expected)
+    assert np.asarray(signal.correlate(2, 3)) == scipy_signal.correlate(2, 3) == 6
+    zero_d = make(xp, np.asarray(3.0), device)
+    assert_close(xp, signal.convolve(zero_d, 2.0), np.asarray(6.0), dtype=np.float64)
+    x = make(xp, np.arange(3.0), device)
+    if _library(xp) == "numpy":
+        assert_close(xp, signal.convolve(x, [1.0, 1.0]), np.array([0.0, 1, 3, 2]), dtype=np.float64)
+    else:
+        with pytest.raises(TypeError, match="in2"):
+            signal.convolve(x, [1.0, 1.0])
+
+
+@pytest.mark.parametrize("method", ["auto", "direct", "fft"])
+def test_booleans(xp: ModuleType, device: Any, method: str) -> None:
+    """Boolean inputs convolve as SciPy's direct method: an OR of ANDs, of dtype bool."""
+    a, b = np.array([True, False, True, True]), np.array([True, False, True])
+    expected = scipy_signal.convolve(a, b, method="direct")
+    got = signal.convolve(make(xp, a, device), make(xp, b, device), method=method)
+    assert "bool" in str(got.dtype)
+    np.testing.assert_array_equal(to_numpy(got), expected)
+    assert signal.choose_conv_method(make(xp, a, device), make(xp, b, device)) == "direct"
+    mixed = signal.convolve(make(xp, a, device), make(xp, b.astype(np.int16), device))
+    assert_close(xp, mixed, scipy_signal.convolve(a, b.astype(np.int16)), dtype=np.int16)
+
+
+@pytest.mark.parametrize(("d1", "d2"), [("uint16", "int64"), ("int64", "float64")])
+def test_promotion_the_library_lacks(xp: ModuleType, device: Any, d1: str, d2: str) -> None:
+    """Dtypes that torch (uint16 with int64) or array-api-strict (integers with floats)
+    do not promote promote as SciPy's ``xp_promote``: int64; the floating dtype."""
+    a, b = np.arange(1, 6).astype(d1), np.arange(1, 4).astype(d2)
+    for name in ("convolve", "correlate"):
+        expected = getattr(scipy_signal, name)(a, b)
+        got = getattr(signal, name)(make(xp, a, device), make(xp, b, device))
+        assert_close(xp, got, expected, dtype=expected.dtype, device=device)
+
+
+def test_fft_on_nan_warns_where_the_data_is_read(xp: ModuleType, device: Any) -> None:
+    """``method="fft"`` on a NaN warns as SciPy (RuntimeWarning) where the data can be
+    read; Dask graphs and JAX arrays are not read."""
+    x = np.ones(50)
+    x[10] = np.nan
+    call = lambda: signal.convolve(make(xp, x, device), make(xp, np.ones(5), device), method="fft")  # noqa: E731
+    if _library(xp) in ("jax", "dask"):
+        call()
+        return
+    with pytest.warns(RuntimeWarning, match="Use of fft convolution on input with NAN"):
+        call()
+
+
+def test_fillvalue_as_scipy(xp: ModuleType, device: Any) -> None:
+    """A one-element array fills as its number; others, and complex values for a real
+    result, are SciPy's ``ValueError``."""
+    a, b = np.arange(12.0).reshape(3, 4), np.ones((2, 2))
+    expected = scipy_signal.convolve2d(a, b, fillvalue=2.0)
+    got = signal.convolve2d(make(xp, a, device), make(xp, b, device), fillvalue=[2.0])
+    assert_close(xp, got, expected, dtype=np.float64, device=device)
+    with pytest.raises(ValueError, match="`fillvalue` must be scalar or an array with one"):
+        signal.convolve2d(make(xp, a, device), make(xp, b, device), fillvalue=[1, 2])
+    with pytest.raises(ValueError, match="could not cast `fillvalue` directly"):
+        signal.convolve2d([[1]], [[1, 2]], fillvalue=1j)
+
+
+@pytest.mark.parametrize(
+    ("axes", "text"),
+    [
+        ([], "when provided, axes cannot be empty"),
+        ([[0, 1]], "axes must be a scalar or iterable of integers"),
+        ([1.0], "axes must be a scalar or iterable of integers"),
+        ([2], "axes exceeds dimensionality of input"),
+        ([0, -2], "all axes must be unique"),
+    ],
+)
+def test_fftconvolve_axes_errors_as_scipy(
+    xp: ModuleType, device: Any, axes: Any, text: str
+) -> None:
+    a = make(xp, np.ones((3, 4)), device)
+    with pytest.raises(ValueError, match=text):
+        signal.fftconvolve(a, a, axes=axes)
+
+
+def test_frequency_messages_as_scipy(xp: ModuleType, device: Any) -> None:
+    a, b = make(xp, np.ones((5, 6, 2, 1)), device), make(xp, np.ones((5, 6, 3, 1)), device)
+    with pytest.raises(ValueError, match=r"incompatible shapes for in1 and in2: \(5, 6, 2, 1\)"):
+        signal.oaconvolve(a, b, axes=[0, 1])
+    with pytest.raises(ValueError, match="For 'valid' mode, one must be at least as large"):
+        signal.fftconvolve(
+            make(xp, np.ones((2, 3)), device), make(xp, np.ones((3, 2)), device), "valid"
+        )
+    with pytest.raises(ValueError, match="in1 and in2 should have the same dimensionality"):
+        signal.fftconvolve([1], 2)
+    with pytest.raises(ValueError, match="acceptable mode flags are 'valid', 'same', or 'full'"):
+        signal.oaconvolve([1], [2], mode="chips")
+
+
+def test_product_along_extent_one_axes(xp: ModuleType, device: Any) -> None:
+    """Where every convolved axis has extent 1 in an input, SciPy multiplies: the
+    inputs' dtype (integers stay integers)."""
+    a, b = np.array([4967]), np.array([3920])
+    for name in ("fftconvolve", "oaconvolve"):
+        got = getattr(signal, name)(make(xp, a, device), make(xp, b, device))
+        assert_close(xp, got, a * b, dtype=np.int64, device=device)
+    x, k = np.arange(12.0).reshape(3, 4), np.arange(4.0).reshape(1, 4) + 1
+    got = signal.fftconvolve(make(xp, x, device), make(xp, k, device), mode="same", axes=0)
+    assert_close(xp, got, scipy_signal.fftconvolve(x, k, mode="same", axes=0), dtype=np.float64)
+
+
+def test_large_kernel_auto_keeps_nan_local(xp: ModuleType, device: Any) -> None:
+    """``method="auto"`` with a kernel of 64+ taps: one NaN reaches only its windows."""
+    x = np.zeros((40, 40))
+    x[20, 20] = np.nan
+    got = to_numpy(signal.convolve(make(xp, x, device), make(xp, np.ones((8, 8)), device)))
+    assert int(np.isnan(got).sum()) == 64

@@ -181,7 +181,10 @@ CONV_DOCS: dict[str, str] = {
 
 #: Entries of :mod:`xconv.ndimage`'s docstrings.
 NDIMAGE_DOCS: dict[str, str] = {
-    "input": "input : array\n    The input array.",
+    "input": (
+        "input : array or array_like\n"
+        "    The input array (a list, tuple or NumPy scalar is a NumPy array)."
+    ),
     "weights": (
         "weights : array or array_like\n"
         "    The kernel, one dimension per filtered axis. A list or tuple becomes an\n"
@@ -226,9 +229,17 @@ array
 Raises
 ------
 TypeError
-    Non-arrays, arrays of different libraries, non-numeric dtypes, an ``output``
-    that is not a dtype or array, a real ``output`` for complex data.
+    Inputs that are neither arrays nor array-likes of numbers, arrays of different
+    libraries, an ``output`` that is not a dtype or array, a real ``output`` array
+    (or dtype name) for complex data (also a ``RuntimeError``, as SciPy's).
 ValueError
-    Weights of the wrong number of dimensions or empty, unknown ``mode``,
-    ``origin`` out of range, bad ``axes``/``axis``, a complex ``cval`` for real data.""",
+    Weights of the wrong number of dimensions or empty, an ``origin`` sequence of
+    another length, a sequence of modes (these also ``RuntimeError``, as SciPy's),
+    unknown ``mode``, ``origin`` out of range, bad ``axes``/``axis``, a complex
+    ``cval`` for real input.
+
+Warns
+-----
+UserWarning
+    A real ``output`` dtype for complex data: promoted to complex, as SciPy does.""",
 }

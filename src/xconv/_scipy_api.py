@@ -11,7 +11,11 @@ broadcast. :func:`correlate_axes` translates that into the one core call,
 - axes where only ``w`` has extent become the output multiplier of each group.
 
 :func:`core_method` maps SciPy's ``method`` (``"auto"``, ``"direct"``, ``"fft"``)
-to a core algorithm name. Nothing here touches a library's own functions.
+to a core algorithm name. :func:`as_arrays` and :func:`promote` take SciPy's
+arguments as SciPy does: array-likes become NumPy arrays, booleans compute as
+integers, and dtypes that the library cannot promote (torch's uint16 with int64,
+array-api-strict's integers with floats) promote as ``scipy._lib._array_api.xp_promote``
+does. Nothing here touches a library's own functions.
 """
 
 from __future__ import annotations
@@ -28,15 +32,95 @@ from ._spec import ConvSpec, conv_spec
 from ._typing import Array, Namespace, Pads, SignalMethod
 
 __all__ = [
+    "ArgumentError",
     "Extension",
+    "OutputError",
+    "as_arrays",
     "core_method",
     "correlate_axes",
+    "finite",
     "flip",
     "is_complex",
     "plan",
+    "promote",
     "scalar",
+    "unbool",
     "zeros",
 ]
+
+
+class ArgumentError(ValueError, RuntimeError):
+    """A bad argument: a ``ValueError``, and the ``RuntimeError`` SciPy raises for it."""
+
+
+class OutputError(TypeError, RuntimeError):
+    """An ``output`` array that cannot hold the result: a ``TypeError``, and the
+    ``RuntimeError`` SciPy raises for it."""
+
+
+def as_arrays(**values: Any) -> tuple[Namespace, tuple[Array, ...]]:
+    """SciPy's arguments as arrays of one namespace (see :func:`xconv._backend.as_arrays`).
+
+    Lists, tuples and NumPy scalars are NumPy arrays; Python numbers take the other
+    arguments' namespace; arrays of two libraries are a ``TypeError`` naming them.
+    """
+    return _backend.as_arrays(**values)
+
+
+def _is_bool(xp: Namespace, a: Array) -> bool:
+    return bool(a.dtype == xp.bool)
+
+
+def unbool(xp: Namespace, *arrays: Array) -> tuple[tuple[Array, ...], bool]:
+    """Boolean arrays as numbers; and whether all of them were boolean.
+
+    A boolean array takes the dtype of the first non-boolean one (NumPy's promotion of
+    ``bool`` with a number), or int64 when all are boolean: the caller then maps the
+    exact integer result back with ``!= 0`` (a sum of ANDs is an OR).
+    """
+    numeric = [a.dtype for a in arrays if not _is_bool(xp, a)]
+    target = numeric[0] if numeric else xp.int64
+    out = tuple(xp.astype(a, target) if _is_bool(xp, a) else a for a in arrays)
+    return out, not numeric
+
+
+def promote(xp: Namespace, *arrays: Array, names: tuple[str, ...]) -> Any:
+    """The result dtype of ``arrays`` as SciPy's ``xp_promote`` gives it.
+
+    ``xp.result_type`` where the library defines it; where it does not, integers of
+    mixed kinds give int64 (torch has no promotion for uint16/32/64) and a mix with
+    floating arrays gives the result type of the floating ones and the library's
+    default floating dtype (SciPy's rule for array-api-strict and torch).
+
+    Raises ``TypeError`` naming an array whose dtype is not numeric.
+    """
+    for name, a in zip(names, arrays, strict=True):
+        try:
+            numeric = xp.isdtype(a.dtype, "numeric")
+        except (TypeError, ValueError):
+            numeric = False
+        if not numeric:
+            raise TypeError(
+                f"{name} must have a numeric dtype (integer, real or complex floating), "
+                f"got {a.dtype}"
+            )
+    try:
+        return xp.result_type(*arrays)
+    except (TypeError, ValueError, RuntimeError):
+        pass
+    inexact = [a.dtype for a in arrays if not xp.isdtype(a.dtype, "integral")]
+    if not inexact:
+        return xp.int64
+    return xp.result_type(*inexact, _default_float(xp, arrays[0]))
+
+
+def _default_float(xp: Namespace, like: Array) -> Any:
+    """The library's default real floating dtype on ``like``'s device."""
+    try:
+        info = xp.__array_namespace_info__()
+        return info.default_dtypes(device=_backend.device(like))["real floating"]
+    except (AttributeError, TypeError, KeyError):
+        return xp.asarray(0.0).dtype
 
 
 def is_complex(xp: Namespace, dtype: Any) -> bool:
@@ -90,23 +174,44 @@ def flip(a: Array, axes: Sequence[int], *, xp: Namespace) -> Array:
 
 
 def core_method(
-    method: SignalMethod, xp: Namespace, spec: ConvSpec, dtype: Any, w_shape: tuple[int, ...]
+    method: SignalMethod,
+    xp: Namespace,
+    spec: ConvSpec,
+    dtype: Any,
+    w_shape: tuple[int, ...],
+    arrays: Sequence[Array] | None = None,
 ) -> str:
     """The core algorithm for SciPy's ``method``.
 
     ``"fft"`` is the core's FFT; ``"auto"`` is the FFT where the core's rule prefers
-    it (:func:`xconv._core.prefers_fft`: large kernels of floating data), else the
-    direct method; ``"direct"`` is what the core's ``auto`` picks among the direct
-    methods (the library's own convolution on torch and JAX, ``shift`` for these
-    single-channel cases elsewhere), never the FFT.
+    it (:func:`xconv._core.prefers_fft`: large kernels of floating data) and the data
+    ``arrays`` are finite (as the core's own ``auto``: a NaN or inf stays where the
+    direct sum puts it; Dask graphs and JAX traces are not read, so there the data
+    never goes to the FFT), else the direct method; ``"direct"`` is what the core's
+    ``auto`` picks among the direct methods (the library's own convolution on torch and
+    JAX, ``shift`` for these single-channel cases elsewhere), never the FFT.
+    ``arrays=None`` (shapes only, :func:`xconv.signal.choose_conv_method`) skips the
+    finiteness check.
     """
     if method == "fft":
         return "fft"
     cdtype = compute_dtype(xp, dtype, None)
-    if method == "auto" and prefers_fft(xp, spec, cdtype, w_shape):
+    if method == "auto" and prefers_fft(xp, spec, cdtype, w_shape) and finite(xp, arrays):
         return "fft"
     chosen = choose_method(xp, spec, cdtype, w_shape)
     return "shift" if chosen == "fft" else chosen
+
+
+def finite(xp: Namespace, arrays: Sequence[Array] | None) -> bool:
+    """Whether ``arrays`` are known to hold no NaN or inf (None: not asked).
+
+    Dask graphs and JAX arrays are not read: they count as not finite.
+    """
+    if arrays is None:
+        return True
+    if _backend.library(xp) in ("dask", "jax"):
+        return False
+    return _backend.all_finite(xp, *arrays)
 
 
 def plan(
@@ -168,7 +273,7 @@ def correlate_axes(
     order = (*x_only, *axes, *shared, *w_only)
     xs = xp.reshape(xp.permute_dims(x, order), x_canon)
     ws = xp.reshape(xp.permute_dims(w, order), w_canon)
-    chosen = core_method(method, xp, spec, dtype, w_canon)
+    chosen = core_method(method, xp, spec, dtype, w_canon, (xs, ws))
     y = conv_general(xs, ws, spec, xp=xp, dtype=dtype, method=chosen)
     sizes = (
         *(x.shape[a] for a in x_only),

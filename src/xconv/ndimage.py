@@ -29,16 +29,28 @@ from __future__ import annotations
 import cmath
 import math
 import numbers
+import operator
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from . import _backend
-from ._core import result_dtype
 from ._docs import NDIMAGE_DOCS, docfiller
-from ._scipy_api import Extension, correlate_axes, flip, is_complex, scalar, zeros
+from ._scipy_api import (
+    ArgumentError,
+    Extension,
+    OutputError,
+    as_arrays,
+    correlate_axes,
+    flip,
+    is_complex,
+    promote,
+    scalar,
+    unbool,
+    zeros,
+)
 from ._typing import NDIMAGE_MODES, Array, Namespace, NdimageMode, PaddingMode
-from ._validate import as_int, check_axes, check_choice, ints_per_axis
+from ._validate import as_int, check_axes, check_choice, is_sequence
 
 __all__ = ["convolve", "convolve1d", "correlate", "correlate1d"]
 
@@ -67,15 +79,24 @@ _DTYPE_NAMES = (
 )
 
 
-def _output_dtype(xp: Namespace, output: Any, default: Any, like: Array) -> Any:
-    """The dtype ``output`` asks for: None (``default``), a dtype, its name, or an array."""
+def _output_dtype(xp: Namespace, output: Any, default: Any, like: Array, complex_data: bool) -> Any:
+    """The dtype ``output`` asks for: None (``default``), a dtype, its name, or an array.
+
+    For complex data (``complex_data``), a real dtype is promoted to complex with a
+    ``UserWarning``, and a real dtype name or array is an error, as in SciPy.
+    """
     if output is None:
         return default
     if _is_array(output):
         _backend.namespace(input=like, output=output)  # TypeError for another library
         if tuple(output.shape) != tuple(like.shape):
-            raise ValueError(
-                f"output must have the input's shape {tuple(like.shape)}, got {tuple(output.shape)}"
+            raise ArgumentError(
+                f"output shape not correct: output must have the input's shape "
+                f"{tuple(like.shape)}, got {tuple(output.shape)}"
+            )
+        if complex_data and not is_complex(xp, output.dtype):
+            raise OutputError(
+                f"output must have complex dtype for complex data, got an array of {output.dtype}"
             )
         return output.dtype
     if isinstance(output, str):
@@ -94,7 +115,23 @@ def _output_dtype(xp: Namespace, output: Any, default: Any, like: Array) -> Any:
             f"output must be None, a dtype of {xp.__name__} (or its name) or an array, "
             f"got {output!r}"
         )
+    if complex_data and not is_complex(xp, found):
+        if isinstance(output, str):
+            raise OutputError(f"output must have complex dtype for complex data, got {output!r}")
+        warnings.warn("promoting specified output dtype to complex", UserWarning, stacklevel=4)
+        found = _complex_of(xp, found)
     return found
+
+
+def _complex_of(xp: Namespace, dtype: Any) -> Any:
+    """The complex dtype NumPy promotes ``dtype`` to with complex64 (itself if complex)."""
+    if is_complex(xp, dtype):
+        return dtype
+    if dtype == xp.bool:
+        return xp.complex64
+    info = xp.iinfo(dtype) if xp.isdtype(dtype, "integral") else xp.finfo(dtype)
+    small = info.bits <= (16 if xp.isdtype(dtype, "integral") else 32)
+    return xp.complex64 if small else xp.complex128
 
 
 def _is_array(value: Any) -> bool:
@@ -118,14 +155,90 @@ def _compute_dtype(xp: Namespace, x: Array, w: Array, cval: Any, constant: bool)
 
     SciPy computes in float64; mixing an integer array with a floating one computes
     in the floating one's dtype, and a fractional ``cval`` for integer data in float64.
+    Integers of kinds the library does not promote together compute in int64.
     """
-    for name, a in (("input", x), ("weights", w)):
-        result_dtype(xp, a, a, names=(name, name))  # numeric (the pair may mix kinds)
-    inexact = [a.dtype for a in (x, w) if not xp.isdtype(a.dtype, "integral")]
-    dtype = xp.result_type(*inexact) if inexact else xp.result_type(x, w)
+    promote(xp, x, w, names=("input", "weights"))  # both numeric
+    inexact = [a for a in (x, w) if not xp.isdtype(a.dtype, "integral")]
+    if inexact:
+        dtype = promote(xp, *inexact, names=("input", "weights")[: len(inexact)])
+    else:
+        dtype = promote(xp, x, w, names=("input", "weights"))
     if constant and xp.isdtype(dtype, "integral") and _fractional(cval):
         return xp.float64
     return dtype
+
+
+def _arrays(input: Any, weights: Any) -> tuple[Namespace, Array, Array]:
+    """``input`` and ``weights`` as arrays of one namespace (SciPy's array-likes).
+
+    A list or tuple of weights for an array ``input`` takes the input's library and
+    device; otherwise :func:`xconv._scipy_api.as_arrays` decides.
+    """
+    if isinstance(weights, list | tuple) and not isinstance(input, list | tuple):
+        xp, (input,) = as_arrays(input=input)
+        try:
+            weights = xp.asarray(weights, device=_backend.device(input))
+        except (TypeError, ValueError, OverflowError, RuntimeError) as err:
+            raise TypeError(
+                f"weights must be an array or a (nested) list of numbers of one shape, got "
+                f"{weights!r} ({type(err).__name__}: {err})"
+            ) from None
+        return xp, input, weights
+    xp, (input, weights) = as_arrays(input=input, weights=weights)
+    return xp, input, weights
+
+
+def _is_complex_number(value: Any) -> bool:
+    """Whether ``value`` is a complex number (not a real one)."""
+    return isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real)
+
+
+def _axes(axes: Any, ndim: int, name: str) -> tuple[int, ...]:
+    """``axes`` as unique non-negative ints, with the words of SciPy's errors."""
+    for a in [] if axes is None else axes if is_sequence(axes) else [axes]:
+        try:
+            operator.index(a)
+        except TypeError:
+            raise TypeError(
+                f"{name}: {a!r} of type {type(a).__name__} cannot be interpreted as an integer"
+            ) from None
+    return check_axes(axes, ndim, name=name)
+
+
+def _origins(origin: Any, count: int) -> tuple[int, ...]:
+    """``origin`` (an int, or a sequence or 1-d array of ``count`` ints) as ints."""
+    values = list(origin) if is_sequence(origin) else [origin]
+    try:
+        ints = [operator.index(v) for v in values]
+    except TypeError:
+        raise TypeError(f"origin must be an int or a sequence of ints, got {origin!r}") from None
+    if is_sequence(origin):
+        if len(ints) != count:
+            raise ArgumentError(
+                f"sequence argument must have length equal to input rank: origin={origin!r} "
+                f"needs one entry per filtered axis ({count})"
+            )
+        return tuple(ints)
+    return tuple(ints) * count
+
+
+def _cast(xp: Namespace, y: Array, dtype: Any) -> Array:
+    """``y`` cast to ``dtype``; floating values to integers as SciPy's C cast on x86-64.
+
+    Through int64, so that a value beyond the target's range keeps its low bits
+    (``-3.0`` is ``2**32 - 3`` as uint32) where a library's own cast may clip or give
+    0; uint64 from ``2**63`` up by halves, and 0 from ``2**64`` up (as that cast).
+    """
+    if not xp.isdtype(y.dtype, "real floating") or not xp.isdtype(dtype, "integral"):
+        return xp.astype(y, dtype)
+    if dtype != xp.uint64:
+        return xp.astype(xp.astype(y, xp.int64), dtype)
+    half = 2.0**63
+    y = xp.where(y >= 2 * half, 0.0, y)
+    big = y >= half
+    low = xp.astype(xp.where(big, y - half, y), xp.int64)
+    low = xp.where(big, xp.bitwise_or(low, -(2**63)), low)  # + 2**63, in two's complement
+    return xp.astype(low, dtype)
 
 
 def _fractional(cval: Any) -> bool:
@@ -153,56 +266,49 @@ def _filter(
     ``axes_name`` is the parameter errors about ``axes`` name (``axis`` for the 1-d
     functions).
     """
-    xp = _backend.namespace(input=input)
-    if isinstance(weights, list | tuple):  # SciPy's array_like weights
-        try:
-            weights = xp.asarray(weights, device=_backend.device(input))
-        except (TypeError, ValueError, OverflowError, RuntimeError) as err:
-            raise TypeError(
-                f"weights must be an array or a (nested) list of numbers of one shape, got "
-                f"{weights!r} ({type(err).__name__}: {err})"
-            ) from None
-    xp = _backend.namespace(input=input, weights=weights)
+    xp, input, weights = _arrays(input, weights)
     ndim = input.ndim
     if ndim == 0:
         raise ValueError("input must have at least one dimension, got a 0-d array")
-    conv_axes = check_axes(axes, ndim, name=axes_name)
-    if weights.ndim != len(conv_axes):
+    if not is_complex(xp, input.dtype) and _is_complex_number(cval):
         raise ValueError(
-            f"weights must have one dimension per filtered axis ({len(conv_axes)} for input "
-            f"of shape {tuple(input.shape)} and axes={axes!r}), got shape {tuple(weights.shape)}"
+            f"Cannot provide a complex-valued cval when the input is real: cval={cval!r}, "
+            f"input dtype {input.dtype}"
         )
+    conv_axes = _axes(axes, ndim, axes_name)
     k = tuple(weights.shape)
-    if 0 in k:
-        raise ValueError(f"weights must not be empty, got shape {k}")
+    if weights.ndim != len(conv_axes) or 0 in k:
+        raise ArgumentError(
+            f"weights.ndim ({weights.ndim}) must match len(axes) ({len(conv_axes)}), and no "
+            f"extent may be 0: weights of shape {k} for input of shape {tuple(input.shape)} "
+            f"and {axes_name}={axes!r}"
+        )
     # As SciPy: the weights' dimensions go to the axes in increasing order, and
     # origin[i] to axes[i] (as SciPy documents it).
     order = sorted(range(len(conv_axes)), key=conv_axes.__getitem__)
-    given = ints_per_axis(origin, len(conv_axes), name="origin")
+    given = _origins(origin, len(conv_axes))
     origins = tuple(given[i] for i in order)
     conv_axes = tuple(conv_axes[i] for i in order)
-    complex_weights = is_complex(xp, weights.dtype)
+    complex_data = is_complex(xp, weights.dtype) or is_complex(xp, input.dtype)
     if convolution:
         weights = flip(weights, tuple(range(weights.ndim)), xp=xp)
         origins = tuple(-o - (1 - n % 2) for o, n in zip(origins, k, strict=True))
-    elif complex_weights:
+    elif is_complex(xp, weights.dtype):
         weights = xp.conj(weights)
     for o, n in zip(origins, k, strict=True):
         if not -(n // 2) <= o <= (n - 1) // 2:
             raise ValueError(
-                f"origin {origin!r} is out of range for weights of shape {k}: each entry must "
-                f"satisfy -(n // 2) <= origin <= (n - 1) // 2"
+                f"Invalid origin; origin must satisfy -(weights.shape[k] // 2) <= origin[k] "
+                f"<= (weights.shape[k]-1) // 2: origin={origin!r} for weights of shape {k}"
             )
+    if is_sequence(mode):  # a str is not one
+        raise ArgumentError(f"A sequence of modes is not supported: mode={mode!r}")
     padding_mode = MODE_PADDING[check_choice(mode, NDIMAGE_MODES, name="mode")]
+    default = _complex_of(xp, input.dtype) if complex_data else input.dtype
+    (input, weights), _ = unbool(xp, input, weights)
     dtype = _compute_dtype(xp, input, weights, cval, padding_mode == "zeros")
     value = scalar(cval, dtype, xp=xp, name="cval")
-    default = input.dtype
-    if complex_weights and not is_complex(xp, default):
-        single = xp.isdtype(default, "real floating") and xp.finfo(default).bits <= 32
-        default = xp.complex64 if single else xp.complex128
-    out_dtype = _output_dtype(xp, output, default, input)
-    if is_complex(xp, dtype) and not is_complex(xp, out_dtype):
-        raise TypeError(f"output must have a complex dtype for complex data, got {out_dtype}")
+    out_dtype = _output_dtype(xp, output, default, input, complex_data)
     if padding_mode == "zeros" and xp.isdtype(out_dtype, "integral") and not cmath.isfinite(value):
         raise ValueError(
             f"cval={cval!r} is not finite but the output dtype {out_dtype} is integral"
@@ -223,7 +329,7 @@ def _filter(
             dtype=dtype,
         )
         if y.dtype != out_dtype:
-            y = xp.astype(y, out_dtype)
+            y = _cast(xp, y, out_dtype)
     if not _is_array(output):
         return y
     try:

@@ -7,10 +7,11 @@ single-channel convolution, see :mod:`xconv._scipy_api`); ``method="direct"`` is
 one of the core's direct algorithms, ``method="fft"`` its FFT (with overlap-save
 blocks for long axes). SciPy is never imported.
 
+Inputs are SciPy's: arrays, or array-likes (lists, NumPy scalars: NumPy arrays;
+Python numbers: 0-d arrays of the other input's library), booleans included.
 Differences from SciPy are listed in ``docs/decisions.md`` ("xconv.signal and
-xconv.ndimage"): both inputs must be arrays of one library; booleans are refused;
-integer inputs never go to the FFT under ``method="auto"``; empty inputs give
-zero-filled results of the shapes that the formulas below give.
+xconv.ndimage"): integer inputs never go to the FFT under ``method="auto"``; empty
+inputs give zero-filled results of the shapes that the formulas below give.
 
 Output sizes per axis, for inputs of sizes ``n1`` and ``n2``: ``"full"``
 ``n1 + n2 - 1``; ``"same"`` ``n1`` (centred on the full output, its start at
@@ -23,20 +24,26 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
+import operator
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeAlias
 
 from . import _backend
-from ._core import result_dtype
 from ._scipy_api import (
     Extension,
+    as_arrays,
     core_method,
     correlate_axes,
+    finite,
     flip,
     is_complex,
     plan,
+    promote,
     scalar,
+    unbool,
     zeros,
 )
 from ._typing import (
@@ -51,7 +58,7 @@ from ._typing import (
     SignalMethod,
     SignalMode,
 )
-from ._validate import check_axes, check_choice
+from ._validate import check_choice
 
 __all__ = [
     "choose_conv_method",
@@ -89,8 +96,8 @@ def _swap_for_valid(mode: str, s1: tuple[int, ...], s2: tuple[int, ...], axes: A
     ok2 = all(s2[a] >= s1[a] for a in axes)
     if not (ok1 or ok2):
         raise ValueError(
-            f"for mode='valid', in1 or in2 must be at least as large as the other in every "
-            f"dimension, got shapes {s1} and {s2}"
+            f"For 'valid' mode, one must be at least as large as the other in every "
+            f"dimension: in1 and in2 have shapes {s1} and {s2}"
         )
     return not ok1
 
@@ -162,17 +169,31 @@ def _operands(
     return flip(conj(b), axes, xp=xp), flip(a, axes, xp=xp)
 
 
+def _inputs(in1: Any, in2: Any) -> tuple[Namespace, Array, Array, bool]:
+    """SciPy's inputs as arrays of one namespace, promoted to one numeric dtype.
+
+    Array-likes and Python numbers become arrays (:func:`xconv._scipy_api.as_arrays`),
+    booleans numbers (:func:`~xconv._scipy_api.unbool`), and both inputs take the dtype
+    that SciPy's promotion gives them. The last value says whether both were boolean
+    (the result is then ``!= 0`` of the integer one).
+    """
+    xp, (a, b) = as_arrays(in1=in1, in2=in2)
+    (a, b), boolean = unbool(xp, a, b)
+    dtype = promote(xp, a, b, names=("in1", "in2"))
+    return xp, xp.astype(a, dtype, copy=False), xp.astype(b, dtype, copy=False), boolean
+
+
 def _check(xp: Namespace, in1: Array, in2: Array, mode: Any, method: Any = "auto") -> Any:
-    """Check modes and dimensions; the result dtype (``xp.result_type``)."""
-    dtype = result_dtype(xp, in1, in2, names=("in1", "in2"))
-    check_choice(mode, SIGNAL_MODES, name="mode")
+    """Check modes and dimensions; the result dtype (both inputs have it)."""
+    if not isinstance(mode, str) or mode not in SIGNAL_MODES:
+        raise ValueError(f"acceptable mode flags are 'valid', 'same', or 'full'; got mode={mode!r}")
     check_choice(method, SIGNAL_METHODS, name="method")
     if in1.ndim != in2.ndim:
         raise ValueError(
-            f"in1 and in2 must have the same number of dimensions, got shapes "
+            f"in1 and in2 should have the same dimensionality, got shapes "
             f"{tuple(in1.shape)} and {tuple(in2.shape)}"
         )
-    return dtype
+    return in1.dtype
 
 
 def _linear(
@@ -183,18 +204,78 @@ def _linear(
     kind: _Kind,
     boundary: Boundary = "fill",
     fillvalue: complex = 0,
+    two_d: str | None = None,
 ) -> Array:
-    """:func:`convolve`, :func:`correlate`, :func:`convolve2d` and :func:`correlate2d`."""
-    xp = _backend.namespace(in1=in1, in2=in2)
+    """:func:`convolve`, :func:`correlate`, :func:`convolve2d` and :func:`correlate2d`
+    (``two_d``: the name of the function whose inputs must be 2-d)."""
+    xp, in1, in2, boolean = _inputs(in1, in2)
+    if two_d is not None and not in1.ndim == in2.ndim == 2:
+        raise ValueError(
+            f"{two_d} inputs must both be 2-D arrays, got in1 and in2 of shapes "
+            f"{tuple(in1.shape)} and {tuple(in2.shape)}"
+        )
+    y = _linear_arrays(xp, in1, in2, mode, method, kind, boundary, fillvalue)
+    return y != 0 if boolean else y
+
+
+def _fill(fillvalue: Any, xp: Namespace, dtype: Any) -> complex:
+    """``fillvalue`` (a number, or an array-like of one element) as a number of ``dtype``."""
+    if isinstance(fillvalue, list | tuple) or hasattr(fillvalue, "shape"):
+        fxp, (array,) = as_arrays(fillvalue=fillvalue)
+        if math.prod(array.shape) != 1:
+            raise ValueError(
+                f"`fillvalue` must be scalar or an array with one element, got shape "
+                f"{tuple(array.shape)}"
+            )
+        item = fxp.reshape(array, (-1,))[0] if array.ndim else array
+        if fxp.isdtype(array.dtype, "complex floating"):
+            fillvalue = complex(item)
+        elif fxp.isdtype(array.dtype, "integral") or array.dtype == fxp.bool:
+            fillvalue = int(item)
+        else:
+            fillvalue = float(item)
+    complex_fill = isinstance(fillvalue, numbers.Complex) and not isinstance(
+        fillvalue, numbers.Real
+    )
+    if complex_fill and not is_complex(xp, dtype):
+        raise ValueError(
+            f"could not cast `fillvalue` directly to the output type: fillvalue="
+            f"{fillvalue!r} is complex but the result dtype {dtype} is real"
+        )
+    return scalar(fillvalue, dtype, xp=xp, name="fillvalue")
+
+
+def _linear_arrays(
+    xp: Namespace,
+    in1: Array,
+    in2: Array,
+    mode: SignalMode,
+    method: SignalMethod,
+    kind: _Kind,
+    boundary: Boundary,
+    fillvalue: Any,
+) -> Array:
+    """:func:`_linear` on arrays of one numeric dtype."""
     dtype = _check(xp, in1, in2, mode, method)
     padding_mode = BOUNDARY_MODES[check_choice(boundary, BOUNDARIES, name="boundary")]
-    value = scalar(fillvalue, dtype, xp=xp, name="fillvalue")
+    value = _fill(fillvalue, xp, dtype)
     if in1.ndim == 0:
         return xp.multiply(in1, _operands(in1, in2, kind, False, mode, xp)[1])
     s1, s2 = tuple(in1.shape), tuple(in2.shape)
     swap, pads = _linear_plan(mode, s1, s2, kind, padding_mode == "zeros" and value == 0)
     if 0 in s1 or 0 in s2:
         return zeros(_empty_shape(mode, s1, s2), dtype, xp=xp, like=in1)
+    if (
+        method == "fft"
+        and not finite(xp, (in1, in2))
+        and _backend.library(xp) not in ("dask", "jax")
+    ):
+        warnings.warn(
+            "Use of fft convolution on input with NAN or inf results in NAN or inf output. "
+            "Consider using method='direct' instead.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
     x, w = _operands(in1, in2, kind, swap, mode, xp)
     # SciPy's method="fft" on integers: transform in float64, round, cast back.
     rounded = method == "fft" and xp.isdtype(dtype, "integral")
@@ -242,7 +323,8 @@ def convolve(
     Raises
     ------
     TypeError
-        Non-arrays, arrays of different libraries, non-numeric dtypes.
+        Inputs that are neither arrays nor array-likes of numbers, arrays of different
+        libraries.
     ValueError
         Unknown ``mode`` or ``method``, different numbers of dimensions, ``"valid"``
         with neither input the larger.
@@ -326,7 +408,8 @@ def convolve2d(
     Raises
     ------
     TypeError
-        Non-arrays, different libraries, non-numeric dtypes or ``fillvalue``.
+        Inputs that are neither arrays nor array-likes of numbers, different libraries,
+        a non-numeric ``fillvalue``.
     ValueError
         Inputs that are not 2-d, unknown ``mode`` or ``boundary``, a complex
         ``fillvalue`` for a real result, ``"valid"`` with neither input the larger.
@@ -341,8 +424,7 @@ def convolve2d(
            [10.,  8., 12.],
            [22., 20., 24.]])
     """
-    _check_2d(in1, in2, "convolve2d")
-    return _linear(in1, in2, mode, "auto", "convolve", boundary, fillvalue)
+    return _linear(in1, in2, mode, "auto", "convolve", boundary, fillvalue, two_d="convolve2d")
 
 
 def correlate2d(
@@ -381,17 +463,30 @@ def correlate2d(
            [-1, -1,  0],
            [-1, -1,  0]])
     """
-    _check_2d(in1, in2, "correlate2d")
-    return _linear(in1, in2, mode, "auto", "correlate2d", boundary, fillvalue)
+    return _linear(in1, in2, mode, "auto", "correlate2d", boundary, fillvalue, two_d="correlate2d")
 
 
-def _check_2d(in1: Array, in2: Array, name: str) -> None:
-    _backend.namespace(in1=in1, in2=in2)
-    if not in1.ndim == in2.ndim == 2:
+def _freq_axes(axes: Any, ndim: int) -> tuple[int, ...]:
+    """``axes`` of :func:`fftconvolve` as unique non-negative ints (SciPy's messages)."""
+    if axes is None:
+        return tuple(range(ndim))
+    items = list(axes) if isinstance(axes, list | tuple) else [axes]
+    if not items:
+        raise ValueError("when provided, axes cannot be empty")
+    try:
+        found = [operator.index(a) for a in items]
+    except TypeError:
         raise ValueError(
-            f"{name} inputs in1 and in2 must both be 2-d, got shapes "
-            f"{tuple(in1.shape)} and {tuple(in2.shape)}"
+            f"axes must be a scalar or iterable of integers, got axes={axes!r}"
+        ) from None
+    if any(not -ndim <= a < ndim for a in found):
+        raise ValueError(
+            f"axes exceeds dimensionality of input: axes={axes!r} for inputs of {ndim} dimensions"
         )
+    found = [a % ndim for a in found]
+    if len(set(found)) != len(found):
+        raise ValueError(f"all axes must be unique, got axes={axes!r}")
+    return tuple(found)
 
 
 def _fft_dtype(xp: Namespace, dtype: Any) -> Any:
@@ -405,25 +500,29 @@ def _fft_dtype(xp: Namespace, dtype: Any) -> Any:
 
 def _frequency(in1: Array, in2: Array, mode: SignalMode, axes: int | Sequence[int] | None) -> Array:
     """:func:`fftconvolve` and :func:`oaconvolve`: the core's FFT along ``axes``."""
-    xp = _backend.namespace(in1=in1, in2=in2)
+    xp, in1, in2, _ = _inputs(in1, in2)
     _check(xp, in1, in2, mode)
-    dtype = xp.result_type(_fft_dtype(xp, in1.dtype), _fft_dtype(xp, in2.dtype))
+    dtype = _fft_dtype(xp, in1.dtype)
     if in1.ndim == 0:
         return xp.multiply(in1, in2)
-    if axes is not None and not check_axes(axes, in1.ndim):
-        raise ValueError("axes cannot be empty when given")
-    conv_axes = check_axes(axes, in1.ndim)
+    conv_axes = _freq_axes(axes, in1.ndim)
     s1, s2 = tuple(in1.shape), tuple(in2.shape)
     if 0 in s1 or 0 in s2:
         return zeros((0,), dtype, xp=xp, like=in1)  # SciPy's empty result
     for a in range(in1.ndim):
         if a not in conv_axes and s1[a] != s2[a] and 1 not in (s1[a], s2[a]):
             raise ValueError(
-                f"in1 and in2 must have equal extents, or one of them 1, along the axes "
-                f"not convolved; got shapes {s1} and {s2} (axes={axes!r})"
+                f"incompatible shapes for in1 and in2: {s1} and {s2} (along the axes not "
+                f"convolved, axes={axes!r}, extents must be equal or one of them 1)"
             )
     # As SciPy: axes where either input has extent 1 are a broadcast product and do
     # not count towards the valid-mode comparison.
+    if all(1 in (s1[a], s2[a]) for a in conv_axes):  # a product, in the inputs' dtype
+        y = xp.multiply(in1, in2)
+        if mode != "same":
+            return y
+        starts = [(n - m) // 2 for n, m in zip(y.shape, s1, strict=True)]
+        return y[tuple(slice(b, b + m) for b, m in zip(starts, s1, strict=True))]
     swap = _swap_for_valid(mode, s1, s2, [a for a in conv_axes if 1 not in (s1[a], s2[a])])
     if mode == "same":  # SciPy centres un-convolved axes too: in1's extent 1 keeps in2's middle
         index = tuple(
@@ -464,7 +563,7 @@ def fftconvolve(
     Raises
     ------
     TypeError
-        Non-arrays, different libraries, non-numeric dtypes.
+        Inputs that are neither arrays nor array-likes of numbers, different libraries.
     ValueError
         Unknown ``mode``, bad ``axes``, incompatible shapes, ``"valid"`` with neither
         input the larger, or a library without an fft extension.
@@ -564,11 +663,11 @@ def choose_conv_method(
             m: _seconds(functools.partial(convolve, in1, in2, mode, m)) for m in ("fft", "direct")
         }
         return min(times, key=lambda m: times[m]), times
-    xp = _backend.namespace(in1=in1, in2=in2)
+    xp, in1, in2, boolean = _inputs(in1, in2)
     dtype = _check(xp, in1, in2, mode)
     s1, s2 = tuple(in1.shape), tuple(in2.shape)
     swap, pads = _linear_plan(mode, s1, s2, "convolve", True)
-    if in1.ndim == 0 or 0 in s1 or 0 in s2:
+    if boolean or in1.ndim == 0 or 0 in s1 or 0 in s2:
         return "direct"
     x_shape, w_shape = (s2, s1) if swap else (s1, s2)
     axes = tuple(range(in1.ndim))

@@ -11,6 +11,8 @@ standard operations only, one module per concern:
   ``TypeError``\\ s), :func:`device`, :func:`on_accelerator`, :func:`is_dense`,
   :func:`zero_size`, :func:`all_finite`, :func:`extension_float`, :func:`map_samples`,
   :func:`finish`;
+- :mod:`~xconv._backend.arraylike` — :func:`as_arrays`: SciPy's array-likes (lists,
+  NumPy scalars, Python numbers) as arrays of the arguments' namespace;
 - :mod:`~xconv._backend.windows` — :func:`sliding_windows`: a read-only strided view on
   NumPy, CuPy and torch; strided slices + ``stack`` elsewhere;
 - :mod:`~xconv._backend.products` — :func:`contract` (``einsum`` where the library has
@@ -44,6 +46,7 @@ from __future__ import annotations
 
 from .._dask import by_chunks
 from . import products, staging, threads
+from .arraylike import as_arrays
 from .arrays import (
     all_finite,
     device,
@@ -91,6 +94,7 @@ __all__ = [
     "Capabilities",
     "FFTFunctions",
     "all_finite",
+    "as_arrays",
     "buffer_key",
     "buffer_view",
     "by_chunks",
