@@ -451,6 +451,8 @@ def expect_array(xp: ModuleType) -> Callable[[Any], None]:
 def namespace_of(target: Target, kwargs: dict[str, Any]) -> ModuleType:
     """The namespace of the array arguments in ``kwargs`` (all of one library if valid)."""
     arrays = [kwargs[k] for k in target.arrays if array_api_compat.is_array_api_obj(kwargs[k])]
+    if not arrays:  # numbers and sequences alone are NumPy arrays (SciPy's rule)
+        return array_api_compat.array_namespace(np.empty(0))
     return array_api_compat.array_namespace(*arrays)
 
 

@@ -69,5 +69,11 @@ def as_arrays(**values: Any) -> tuple[Namespace, tuple[Array, ...]]:
     xp = namespace(**arrays)
     where = device(next(iter(arrays.values())))
     for name in numbers:
-        arrays[name] = xp.asarray(values[name], device=where)
+        try:
+            arrays[name] = xp.asarray(values[name], device=where)
+        except (TypeError, ValueError, OverflowError, RuntimeError) as err:
+            raise TypeError(
+                f"{name} must be a number {xp.__name__} can hold, got {values[name]!r} "
+                f"({type(err).__name__}: {err})"
+            ) from None
     return xp, tuple(arrays[name] for name in values)
