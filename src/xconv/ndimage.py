@@ -315,6 +315,10 @@ def _filter(
         )
     if math.prod(input.shape) == 0:
         y = zeros(tuple(input.shape), out_dtype, xp=xp, like=input)
+    elif not conv_axes:  # no axis filtered: 0-d weights scale every value, as in SciPy
+        y = xp.astype(input, dtype) * xp.astype(weights, dtype)
+        if y.dtype != out_dtype:
+            y = _cast(xp, y, out_dtype)
     else:
         full = [1] * ndim  # the kernel with extent 1 along the other axes
         for a, n in zip(conv_axes, k, strict=True):
