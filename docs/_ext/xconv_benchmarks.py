@@ -51,7 +51,6 @@ CROSSOVER_CHARTS = {
 }
 #: label on the page for a candidate key of ``results.json``
 LABELS = {"seed loop": "naive loop"}
-CASES_PER_ROW = 5
 
 
 def _sections(text: str, level: int) -> tuple[str, list[tuple[str, str]]]:
@@ -98,96 +97,21 @@ def _image(name: str, alt: str, caption: str = "", width: str = "100%") -> str:
 
 
 def _plot_speed(results: dict[str, Any], path: Path) -> bool:
-    """Each candidate's speed / TensorFlow's, one row of bars per group of cases."""
-    try:
-        import matplotlib
+    """The benchmark suite's speed chart, with older reports' labels renamed."""
+    from xconv._bench.suite import plot_ratios
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.patches import Patch
-    except ImportError:
-        return False
-    cases = [c for c in results["cases"] if c["op"] != "signal"]
-    keys: list[str] = []
-    for c in cases:
-        for r in c["candidates"]:
-            if r.get("ratio") and r["key"] not in keys and r["key"] != c["baseline"]:
-                keys.append(r["key"])
-    if not cases or not keys:
-        return False
-    fixed = {"torch": "#ee4c2c", "jax": "#5e97f6", "seed loop": "#9e9e9e"}
-    xconv_keys = [k for k in keys if k.startswith("xconv")]
-    cmap = plt.get_cmap("viridis")
-    scipy_shades = iter(["#8c564b", "#c49c94", "#e7cb94", "#bd9e39"])
-    colors: dict[str, Any] = {}
-    for k in keys:
-        if k in fixed:
-            colors[k] = fixed[k]
-        elif k.startswith("scipy"):
-            colors[k] = next(scipy_shades, "#8c564b")
-        else:
-            colors[k] = cmap(xconv_keys.index(k) / max(1, len(xconv_keys) - 1) * 0.9)
-    rows = [cases[i : i + CASES_PER_ROW] for i in range(0, len(cases), CASES_PER_ROW)]
-    ratios = [r["ratio"] for c in cases for r in c["candidates"] if r.get("ratio")]
-    ylim = (min(ratios) / 1.5, max(ratios) * 1.5)
-    fig, axes = plt.subplots(len(rows), 1, figsize=(10, 2.9 * len(rows) + 1.0), squeeze=False)
-    most = max(
-        sum(1 for r in c["candidates"] if r.get("ratio") and r["key"] in keys) for c in cases
-    )
-    width = 0.85 / most
-    handles: dict[str, Any] = {}
-    for ax, row in zip(axes[:, 0], rows, strict=True):
-        for i, c in enumerate(row):
-            ratio = {r["key"]: r["ratio"] for r in c["candidates"] if r.get("ratio")}
-            present = [k for k in keys if k in ratio]
-            for j, key in enumerate(present):  # the case's bars, centred on its tick
-                auto = key.endswith(" auto")
-                ax.bar(
-                    i + width * (j - (len(present) - 1) / 2),
-                    ratio[key],
-                    width,
-                    color=colors[key],
-                    edgecolor="k" if auto else "none",
-                    linewidth=0.7 if auto else 0,
-                )
-        for key in keys:
-            auto = key.endswith(" auto")
-            handles.setdefault(
-                LABELS.get(key, key),
-                Patch(facecolor=colors[key], edgecolor="k" if auto else "none"),
-            )
-        for i, c in enumerate(row):
-            if c.get("target"):
-                line = ax.hlines(c["target"], i - 0.45, i + 0.45, colors="crimson",
-                                 linestyles="--", lw=1.2)  # fmt: skip
-                handles.setdefault("target for xconv auto", line)
-        ax.axhline(1.0, color="k", lw=0.8)
-        ax.set_yscale("log")
-        ax.set_ylim(*ylim)
-        ax.set_xlim(-0.5, CASES_PER_ROW - 0.5)
-        ax.set_xticks(range(len(row)), [c["name"] for c in row], fontsize=10)
-        ax.tick_params(axis="y", labelsize=9)
-        ax.set_ylabel("x TensorFlow", fontsize=10)
-        ax.grid(axis="y", which="major", alpha=0.3)
-    m = results["machine"]
-    fig.suptitle(
-        f"Speed as a multiple of TensorFlow's (float32, log scale; above 1 is faster) · "
-        f"{m['cpu']} · {m['usable_cpus']} CPUs · {m['date'][:10]}",
-        fontsize=10.5,
-    )
-    fig.legend(
-        list(handles.values()),
-        list(handles.keys()),
-        loc="upper center",
-        bbox_to_anchor=(0.5, 0.975),
-        ncol=4,
-        fontsize=9,
-        frameon=False,
-    )
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.95 / fig.get_figheight()))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    def label(key: str) -> str:
+        return LABELS.get(key, key)
+
+    cases = [
+        {
+            **c,
+            "baseline": label(c["baseline"]),
+            "candidates": [{**r, "key": label(r["key"])} for r in c["candidates"]],
+        }
+        for c in results["cases"]
+    ]
+    return bool(plot_ratios({**results, "cases": cases}, path))
 
 
 # --- the reports ----------------------------------------------------------------------------

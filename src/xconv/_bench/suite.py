@@ -628,13 +628,19 @@ def format_markdown(results: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+#: Cases per row of the speed chart.
+CASES_PER_ROW = 5
+
+
 def plot_ratios(results: dict[str, Any], path: Path) -> bool:
-    """Bar chart of each candidate's ratio to the baseline, per case (log scale)."""
+    """Each candidate's speed / TensorFlow's (log scale), one row of bars per
+    :data:`CASES_PER_ROW` cases, legible at a page's width."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.patches import Patch
     except ImportError:
         return False
     cases = [c for c in results["cases"] if c["op"] != "signal"]
@@ -645,7 +651,6 @@ def plot_ratios(results: dict[str, Any], path: Path) -> bool:
                 keys.append(r["key"])
     if not cases or not keys:
         return False
-    # peers in fixed colours, xconv methods along a colour map, auto outlined
     fixed = {"torch": "#ee4c2c", "jax": "#5e97f6", "naive loop": "#9e9e9e"}
     xconv_keys = [k for k in keys if k.startswith("xconv")]
     cmap = plt.get_cmap("viridis")
@@ -658,50 +663,65 @@ def plot_ratios(results: dict[str, Any], path: Path) -> bool:
             colors[k] = next(scipy_shades, "#8c564b")
         else:
             colors[k] = cmap(xconv_keys.index(k) / max(1, len(xconv_keys) - 1) * 0.9)
-    width = 0.85 / len(keys)
-    fig, ax = plt.subplots(figsize=(max(8.0, 1.2 * len(cases) + 3), 6.5))
-    for j, key in enumerate(keys):
-        xs, ys = [], []
-        for i, c in enumerate(cases):
-            r = _row(c, key)
-            if r and r.get("ratio"):
-                xs.append(i - 0.425 + width * (j + 0.5))
-                ys.append(r["ratio"])
-        auto = key.endswith(" auto")
-        ax.bar(
-            xs,
-            ys,
-            width,
-            label=key,
-            color=colors[key],
-            edgecolor="k" if auto else "none",
-            linewidth=0.8 if auto else 0,
-        )
-    targets = [(i, c["target"]) for i, c in enumerate(cases) if c.get("target")]
-    for n, (i, target) in enumerate(targets):
-        ax.hlines(
-            target,
-            i - 0.45,
-            i + 0.45,
-            colors="crimson",
-            linestyles="--",
-            lw=1.2,
-            label="target for auto" if n == 0 else "_nolegend_",
-        )
-    ax.axhline(1.0, color="k", lw=0.8)
-    ax.set_yscale("log")
-    ax.set_xticks(range(len(cases)), [c["name"] for c in cases], rotation=35, ha="right")
-    ax.set_ylabel("speed / TensorFlow (log scale; line = TensorFlow, above is faster)")
-    m = results["machine"]
-    ax.set_title(
-        f"xconv and peers vs TensorFlow, float32 · {m['cpu']} · "
-        f"{m['usable_cpus']} CPUs · {m['date'][:10]}",
-        fontsize=10,
+    rows = [cases[i : i + CASES_PER_ROW] for i in range(0, len(cases), CASES_PER_ROW)]
+    ratios = [r["ratio"] for c in cases for r in c["candidates"] if r.get("ratio")]
+    ylim = (min(ratios) / 1.5, max(ratios) * 1.5)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(10, 2.9 * len(rows) + 1.0), squeeze=False)
+    most = max(
+        sum(1 for r in c["candidates"] if r.get("ratio") and r["key"] in keys) for c in cases
     )
-    ax.legend(fontsize=7, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.grid(axis="y", which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    width = 0.85 / most
+    handles: dict[str, Any] = {}
+    for ax, row in zip(axes[:, 0], rows, strict=True):
+        for i, c in enumerate(row):
+            ratio = {r["key"]: r["ratio"] for r in c["candidates"] if r.get("ratio")}
+            present = [k for k in keys if k in ratio]
+            for j, key in enumerate(present):  # the case's bars, centred on its tick
+                auto = key.endswith(" auto")
+                ax.bar(
+                    i + width * (j - (len(present) - 1) / 2),
+                    ratio[key],
+                    width,
+                    color=colors[key],
+                    edgecolor="k" if auto else "none",
+                    linewidth=0.7 if auto else 0,
+                )
+        for key in keys:
+            auto = key.endswith(" auto")
+            handles.setdefault(
+                key,
+                Patch(facecolor=colors[key], edgecolor="k" if auto else "none"),
+            )
+        for i, c in enumerate(row):
+            if c.get("target"):
+                line = ax.hlines(c["target"], i - 0.45, i + 0.45, colors="crimson",
+                                 linestyles="--", lw=1.2)  # fmt: skip
+                handles.setdefault("target for xconv auto", line)
+        ax.axhline(1.0, color="k", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_ylim(*ylim)
+        ax.set_xlim(-0.5, CASES_PER_ROW - 0.5)
+        ax.set_xticks(range(len(row)), [c["name"] for c in row], fontsize=10)
+        ax.tick_params(axis="y", labelsize=9)
+        ax.set_ylabel("x TensorFlow", fontsize=10)
+        ax.grid(axis="y", which="major", alpha=0.3)
+    m = results["machine"]
+    fig.suptitle(
+        f"Speed as a multiple of TensorFlow's (float32, log scale; above 1 is faster) · "
+        f"{m['cpu']} · {m['usable_cpus']} CPUs · {m['date'][:10]}",
+        fontsize=10.5,
+    )
+    fig.legend(
+        list(handles.values()),
+        list(handles.keys()),
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.975),
+        ncol=4,
+        fontsize=9,
+        frameon=False,
+    )
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.95 / fig.get_figheight()))
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
 
