@@ -114,8 +114,9 @@ def extension_float(dtype: Any) -> bool:
     """
     scalar = getattr(dtype, "type", None)
     module = getattr(scalar, "__module__", None) or ""
-    name = str(getattr(dtype, "name", ""))
-    return module.split(".")[0] == "ml_dtypes" and name.startswith(("bfloat", "float"))
+    if module.split(".")[0] != "ml_dtypes":  # first: a dtype's name is slow to build
+        return False
+    return str(getattr(dtype, "name", "")).startswith(("bfloat", "float"))
 
 
 def _blocks(a: Array, limit: int) -> Iterator[Array]:
