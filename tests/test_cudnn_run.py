@@ -594,7 +594,7 @@ def test_native_on_cupy_refusals_and_fallbacks(cupy_native: Any) -> None:
     dw = xconv.conv2d_backprop_filter(empty, (3, 3, 2, 2), dy, 2, "SAME", method="native")
     np.testing.assert_array_equal(dw, np.zeros((3, 3, 2, 2)))
     assert "dgrad" not in _ops()
-    # auto keeps to xconv's own methods on CuPy unless its rule says otherwise.
+    # auto runs cuDNN on CuPy except for 1x1 kernels, unless its rule says otherwise.
     from xconv._auto import RULES, choose_method
     from xconv._spec import conv_spec
 
@@ -608,9 +608,34 @@ def test_native_on_cupy_refusals_and_fallbacks(cupy_native: Any) -> None:
     caps = dataclasses.replace(libraries.capabilities(cupy_native), library="cupy")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(libraries, "_capabilities_of_module", lambda xp: caps)
-        assert choose_method(*args) == "shift"  # (few channels: no native)
-        rules = dataclasses.replace(RULES, cupy_native=True)
-        assert choose_method(*args, rules=rules) == "native"
+        assert choose_method(*args) == "native"
+        rules = dataclasses.replace(RULES, cupy_native=False)
+        assert choose_method(*args, rules=rules) == "shift"  # (few channels)
+        one = (cupy_native, spec, np.float32, (1, 1, 2, 2), (6, 6))
+        assert choose_method(*one) != "native"  # a 1x1 kernel is one plain matmul
+
+
+def test_auto_on_cupy_falls_back_where_cudnn_finds_no_plan(
+    cupy_native: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xconv
+
+    def no_plan(*args: Any, **kwargs: Any) -> Any:
+        raise _cudnn.CudnnUnsupported("no engine for this graph")
+
+    x = _dev(np.arange(72.0).reshape(1, 6, 6, 2))
+    w = _dev(np.ones((3, 3, 2, 2)))
+    expected = xconv.conv2d(x, w, 1, "SAME", method="gemm")
+    from types import SimpleNamespace
+
+    from xconv import _auto
+
+    # auto's view of the library (the stand-in arrays are NumPy's for everything else)
+    monkeypatch.setattr(_auto, "_backend", SimpleNamespace(library=lambda xp: "cupy"))
+    monkeypatch.setattr(_cudnn, "conv_forward", no_plan)
+    with pytest.raises(ValueError, match=r"method='native' does not apply: no engine"):
+        xconv.conv2d(x, w, 1, "SAME", method="native")
+    np.testing.assert_allclose(xconv.conv2d(x, w, 1, "SAME"), expected, rtol=1e-12)
 
 
 def test_without_cudnn_native_on_cupy_says_what_to_install(

@@ -61,9 +61,14 @@ class AutoRules:
     #: layer of 1 channel and 129 taps (0.96) shift 110 ms, gemm 3 ms.
     shift_max_pixels_per_column: float = 0.5
     #: CuPy arrays: ``auto`` runs cuDNN (``native``, through cudnn-frontend) where it
-    #: applies. Off until ``benchmarks/gpu.py`` on a GPU shows cuDNN ahead of xconv's
-    #: own CuPy methods for the layers that ``auto`` serves (``benchmarks/gpu_check.sh``).
-    cupy_native: bool = False
+    #: applies and the kernel has at least ``cupy_native_min_taps`` taps. H200, batch
+    #: 32, float32, time of torch's cuDNN / time (``benchmarks/results/gpu-cudnn.md``):
+    #: dense 3x3 56² to 7² native 0.28-0.56, xconv's own best 0.22-0.41; stem 0.14 vs
+    #: 0.12; depthwise 0.29 vs 0.10; conv3d 0.54 vs 0.21; but 1x1 0.27 vs gemm's 0.58
+    #: (one plain matmul). Where cuDNN finds no plan at run time, ``auto`` falls back
+    #: to xconv's own methods.
+    cupy_native: bool = True
+    cupy_native_min_taps: int = 2
 
 
 #: The rules ``auto`` follows.
@@ -111,9 +116,10 @@ def choose_method(
     eagerly (Dask graphs and JAX traces are not inspected). Integer data never goes
     to them, so integer results stay exact.
     """
-    if (rules.cupy_native or _backend.library(xp) != "cupy") and ALGORITHMS["native"].applies(
-        spec, w_shape or (), dtype, xp
-    ):  # (any filters)
+    on_cupy = _backend.library(xp) == "cupy"
+    taps = math.prod(w_shape[:-2]) if w_shape else 0
+    cupy_ok = rules.cupy_native and taps >= rules.cupy_native_min_taps
+    if (cupy_ok or not on_cupy) and ALGORITHMS["native"].applies(spec, w_shape or (), dtype, xp):
         return "native"
     if w_shape is None:
         return "gemm"

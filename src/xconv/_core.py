@@ -20,13 +20,14 @@ work is in :mod:`xconv._backend`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any
 
 from . import _backend, _dask, _workspace
 from ._algorithms import ALGORITHMS, Algorithm
 from ._algorithms._tiling import itemsize_of
-from ._auto import choose_method, prefers_fft, select_algorithm
+from ._auto import RULES, AutoRules, choose_method, prefers_fft, select_algorithm
 from ._memory import DEFAULT_MEMORY_BUDGET, check_memory, temporaries_cap
 from ._padding import pad_canonical
 from ._phases import phase_plan, run_phases
@@ -129,6 +130,7 @@ def conv_general(
     memory_budget: int | None = None,
     precision: str | None = None,
     per_chunk: bool = True,
+    rules: AutoRules = RULES,
 ) -> Array:
     """Convolve ``x`` (caller's layout) with ``w (*k, C/groups, O)`` as ``spec`` says.
 
@@ -150,7 +152,9 @@ def conv_general(
     # In host memory every sample runs alone (:func:`_chunked`): auto chooses for one.
     batch = x.shape[spec.to_canonical[0]] if accelerator or not per_chunk else 1
     w_shape = tuple(w.shape)
-    algorithm = select_algorithm(method, xp, spec, cdtype, w_shape, sizes, batch, accelerator)
+    algorithm = select_algorithm(
+        method, xp, spec, cdtype, w_shape, sizes, batch, accelerator, rules=rules
+    )
     if algorithm.pads_itself and _backend.native_accumulates_half(xp):
         cdtype = compute_dtype(xp, dtype, "native")  # (cuDNN accumulates halves in float32)
     budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else int(memory_budget)
@@ -160,12 +164,23 @@ def conv_general(
         # Keep NaN and inf where a direct sum puts them: choose among the methods that
         # do not mix values.
         name = choose_method(
-            xp, spec, cdtype, w_shape, sizes, finite=False, batch=batch, accelerator=accelerator
-        )
+            xp, spec, cdtype, w_shape, sizes, finite=False, batch=batch,
+            accelerator=accelerator, rules=rules,
+        )  # fmt: skip
         algorithm = ALGORITHMS[name]
         check_memory(xp, x, w_shape, spec, algorithm, cdtype, dtype, budget, accelerator)
     run = _backend.staged(xp, _pipeline, algorithm, spec, cdtype, dtype, budget, per_chunk, xp)
-    return _workspace.call(budget, run, x, w)  # temporaries from the thread's cache
+    try:
+        return _workspace.call(budget, run, x, w)  # temporaries from the thread's cache
+    except _backend.NativeRefused:
+        if method != "auto" or not rules.cupy_native:
+            raise
+    # cuDNN found no plan for this case at run time: auto runs xconv's own methods
+    no_native = dataclasses.replace(rules, cupy_native=False)
+    return conv_general(
+        x, w, spec, xp=xp, dtype=dtype, method=method, memory_budget=memory_budget,
+        precision=precision, per_chunk=per_chunk, rules=no_native,
+    )  # fmt: skip
 
 
 def _pipeline(

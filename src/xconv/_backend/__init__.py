@@ -73,6 +73,7 @@ from .libraries import Capabilities, capabilities, has_einsum, has_strided_views
 from .memory import memory_limit
 from .native import (
     CUDNN_INSTALL,
+    NativeRefused,
     cudnn_status,
     cudnn_unavailable,
     native_accumulates_half,
@@ -93,6 +94,7 @@ __all__ = [
     "THREADS_ENV",
     "Capabilities",
     "FFTFunctions",
+    "NativeRefused",
     "all_finite",
     "as_arrays",
     "buffer_key",

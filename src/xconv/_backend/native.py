@@ -15,6 +15,7 @@ from .libraries import capabilities, jax_default_platform
 
 __all__ = [
     "CUDNN_INSTALL",
+    "NativeRefused",
     "cudnn_status",
     "cudnn_unavailable",
     "native_accumulates_half",
@@ -25,6 +26,12 @@ __all__ = [
     "native_pads",
     "native_unsupported",
 ]
+
+
+class NativeRefused(ValueError):
+    """The library's own convolution refused a case at run time (cuDNN found no plan):
+    a ``ValueError`` for ``method="native"``; ``auto`` runs xconv's own methods."""
+
 
 #: What to install for ``method="native"`` on CuPy arrays.
 CUDNN_INSTALL = "pip install 'xconv[cudnn13]' (CUDA 13; 'xconv[cudnn12]' for CUDA 12)"
@@ -207,7 +214,7 @@ def _cupy_conv(
     try:
         return cudnn.conv_forward(x, w, spec.strides, spec.dilations, pads)
     except (cudnn.CudnnUnsupported, ValueError) as exc:
-        raise ValueError(f"method='native' does not apply: {exc}") from None
+        raise NativeRefused(f"method='native' does not apply: {exc}") from None
 
 
 def _cupy_grad_dtype(xp: Namespace, dtype: Any) -> str | None:
