@@ -203,7 +203,9 @@ def run_case(case: Case, reps: int, patterns: list[str] | None = None) -> dict[s
     x, w = make_inputs(case)
     cands = signal_candidates(case, x, w) if case.op == "signal" else conv_candidates(case, x, w)
     if patterns:
-        cands = [c for c in cands if any(c[0] == p or fnmatch.fnmatchcase(c[0], p) for p in patterns)]
+        cands = [
+            c for c in cands if any(c[0] == p or fnmatch.fnmatchcase(c[0], p) for p in patterns)
+        ]
     rows: list[dict[str, Any]] = []
     refs: dict[str, np.ndarray] = {}
     for key, library, run in cands:
