@@ -5,7 +5,7 @@ line (``python -m xconv bench``) and the script ``benchmarks/run.py`` both call 
 through :mod:`xconv._bench.cli`.
 
 For each case (see :mod:`xconv._bench.cases`): inputs are made once (float32,
-channels-last, fixed seed); every candidate (:mod:`xconv._bench.peers`) is set up, called
+channels-last, the same random data every run); every candidate (:mod:`xconv._bench.peers`) is set up, called
 once untimed and checked against the baseline's output (TensorFlow, or the first result
 when TF is missing); peak extra memory is measured in a separate call; then all are
 timed together with the protocol of :mod:`xconv._bench.timing`. A method that raises

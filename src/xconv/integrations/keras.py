@@ -45,7 +45,7 @@ Examples
 --------
 The examples need Keras 3 with its NumPy backend selected, so the doctest runner
 skips them (xconv's own tests install no Keras; ``tests/test_keras.py`` and the
-``keras`` nox session run the same calls).
+``keras`` nox environment run the same calls).
 
 >>> import os
 >>> os.environ.setdefault("KERAS_BACKEND", "numpy")  # doctest: +SKIP
@@ -157,7 +157,7 @@ def _per_dim(value: IntOrSeq, rank: int, name: str) -> tuple[int, ...]:
 def _result(y: Any, *operands: np.ndarray) -> np.ndarray:
     """``y`` as a NumPy array of Keras's result dtype of the ``operands``."""
     dtype = _keras_backend().result_type(*(a.dtype for a in operands))
-    return np.asarray(y).astype(dtype, copy=False)
+    return y.astype(dtype, copy=False)  # xconv's result on Keras's NumPy arrays
 
 
 def _convolve(
