@@ -22,20 +22,21 @@ from xconv import _auto, _backend, _core
 from xconv._auto import RULES
 from xconv._spec import conv_spec
 
-#: (label, input NHWC, filters HWIO): cases where finite data makes ``auto`` choose
-#: ``fft`` (81 taps, one channel) and ``winograd`` (3x3, 128 channels, 14x15, a batch
-#: whose input and output hold the transformed filters).
+#: (label, input channels-last, filters): cases where finite data makes ``auto``
+#: choose ``fft`` (81 taps, one channel) and ``winograd`` (3x3x3, 16 channels, a
+#: sample whose input and output hold the transformed filters).
 CASES = [
     ("fft", (1, 24, 20, 1), (9, 9, 1, 1)),
-    ("winograd", (1, 34, 36, 64), (3, 3, 64, 64)),  # its filters fit one sample's in + out
+    ("winograd", (1, 16, 18, 17, 16), (3, 3, 3, 16, 16)),
 ]
 
 
 def _poisoned(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     x = rng.standard_normal(shape)
-    x[0, 3, 4, 0] = np.nan
-    x[0, 9, 11, -1] = np.inf
-    x[0, -2, 2, 0] = -np.inf
+    rest = (0,) * (len(shape) - 4)  # the spatial axes after the first two
+    x[(0, 3, 4, *rest, 0)] = np.nan
+    x[(0, 9, 11, *rest, -1)] = np.inf
+    x[(0, -2, 2, *rest, 0)] = -np.inf
     return x
 
 
@@ -46,10 +47,13 @@ def test_auto_keeps_nonfinite_in_receptive_field(
     _, x_shape, w_shape = row
     x_np = _poisoned(rng, x_shape)
     w_np = rng.standard_normal(w_shape)
-    pads = [((k - 1) // 2, k // 2) for k in w_shape[:2]]
-    expected = reference_conv(x_np, w_np, (1, 1), (1, 1), pads, 1)
+    rank = len(w_shape) - 2
+    pads = [((k - 1) // 2, k // 2) for k in w_shape[:rank]]
+    expected = reference_conv(x_np, w_np, (1,) * rank, (1,) * rank, pads, 1)
     with np.errstate(invalid="ignore"):
-        got = to_numpy(xconv.conv2d(make(xp, x_np, device), make(xp, w_np, device), 1, "SAME"))
+        got = to_numpy(
+            xconv.convolution(make(xp, x_np, device), make(xp, w_np, device), padding="SAME")
+        )
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected), err_msg="NaN positions")
     np.testing.assert_array_equal(np.isposinf(got), np.isposinf(expected), err_msg="+inf")
     np.testing.assert_array_equal(np.isneginf(got), np.isneginf(expected), err_msg="-inf")
@@ -75,10 +79,9 @@ def test_auto_choice_depends_on_finiteness(
 @pytest.mark.parametrize(
     ("x_shape", "w_shape", "expected"),
     [
-        ((8, 56, 56, 64), (3, 3, 64, 64), "winograd"),
-        ((8, 28, 28, 128), (3, 3, 128, 128), "gemm"),  # filters > one sample's in + out
-        ((4, 27, 40, 64), (3, 3, 64, 64), "gemm"),  # smaller than 28: Winograd lost
-        ((8, 56, 56, 32), (3, 3, 32, 64), "gemm"),  # fewer than 64 input channels
+        ((8, 56, 56, 64), (3, 3, 64, 64), "gemm"),  # no 2-d Winograd: gemm and shift won
+        ((8, 28, 28, 128), (3, 3, 128, 128), "gemm"),
+        ((8, 56, 56, 32), (3, 3, 32, 64), "gemm"),
         ((8, 56, 56, 128), (5, 5, 128, 128), "gemm"),  # not 3x3
         ((8, 14, 14, 256), (3, 3, 256, 256), "shift"),  # filters > input + output; wide
         ((8, 7, 7, 512), (3, 3, 512, 512), "shift"),  # 392 pixels, 4608 columns
@@ -91,9 +94,8 @@ def test_auto_choice_depends_on_finiteness(
 def test_auto_dense_rules(
     x_shape: tuple[int, ...], w_shape: tuple[int, ...], expected: str
 ) -> None:
-    """Which method ``auto`` gives dense layers: Winograd for wide 3x3 layers of at
-    least 28x28 and 3x3x3 layers of at least 16**3, shift for patch matrices wider
-    than tall, gemm for the rest."""
+    """Which method ``auto`` gives dense layers: Winograd for 3x3x3 layers of at least
+    16**3, shift for patch matrices wider than tall, gemm for the rest."""
     xp = _backend.namespace(x=np.zeros(1))
     spec = conv_spec(x_shape, w_shape, strides=1, padding="SAME", dilations=1, data_format=None)
     sizes, batch = x_shape[1:-1], 1  # host arrays: auto chooses for one sample

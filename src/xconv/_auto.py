@@ -18,6 +18,7 @@ from typing import Any
 
 from . import _backend
 from ._algorithms import ALGORITHMS, Algorithm
+from ._scatter import scatter_applies
 from ._spec import METHODS, ConvSpec
 from ._typing import Namespace
 
@@ -25,7 +26,7 @@ __all__ = ["RULES", "AutoRules", "choose_method", "prefers_fft", "select_algorit
 
 
 def _winograd_default() -> Mapping[int, tuple[int, int]]:
-    return MappingProxyType({2: (64, 28), 3: (16, 16)})
+    return MappingProxyType({3: (16, 16)})
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,11 @@ class AutoRules:
     #: fit the memory rule. Alternating calls in one process (NumPy float32, 2 cores,
     #: median of 8-12 time ratios winograd / gemm): 2-d 56²x64 0.78, 28²x128 0.95,
     #: 14²x256 1.44, 7²x512 3.96; 3-d (16,56,56)x32 0.81, 32³x64 0.73, 16³x32 0.86,
-    #: (16,56,56)x16 0.63; 1-d (4000)x64 1.36 (so no 1-d rule).
+    #: (16,56,56)x16 0.63; 1-d (4000)x64 1.36 (so no 1-d rule). Since the samples of a
+    #: host batch run on threads of their own (one BLAS thread each), 2-d Winograd lost
+    #: to gemm and shift at every size (batch 8, median of 10-15 ms: 56²x64 15.5 vs
+    #: 13.4, 28²x128 21.1 vs 13.5, 14²x256 21.2 vs 13.8, 7²x512 45.7 vs 14.2), while
+    #: 3-d still won ((16,56,56)x32: 160 vs 347 for gemm): no 2-d rule.
     winograd: Mapping[int, tuple[int, int]] = field(default_factory=_winograd_default, hash=False)
     #: Dense layers with at most this many output pixels of one sample per patch column
     #: (``prod(k) * C/g``) run ``shift``: their patch matrix is much wider than tall,
@@ -60,6 +65,13 @@ class AutoRules:
     #: sample) shift 33 ms, gemm 37 ms; 28²x128 (0.68) shift 40 ms, gemm 37 ms; a 1-d
     #: layer of 1 channel and 129 taps (0.96) shift 110 ms, gemm 3 ms.
     shift_max_pixels_per_column: float = 0.5
+    #: Input-dilated (transposed) one-group convolutions in host memory run ``gemm``
+    #: as one product and a scatter-add (:mod:`xconv._scatter`) rather than as
+    #: sub-pixel phases. NumPy float32, 2 cores, samples on threads, median ms,
+    #: scatter vs phases by shift: 4x4/2 14²x128→64 batch 8 3.6 vs 7.0; DCGAN 4x4/2
+    #: 16²x256→128 batch 16 23.6 vs 34.6; 3x3/2 28²x64→32 batch 8 2.4 vs 5.3; 2x2/2
+    #: 14²x256→128 batch 8 2.7 vs 4.0.
+    scatter_transposes: bool = True
     #: CuPy arrays: ``auto`` runs cuDNN (``native``, through cudnn-frontend) where it
     #: applies and the kernel has at least ``cupy_native_min_taps`` taps. H200, batch
     #: 32, float32, time of torch's cuDNN / time (``benchmarks/results/gpu-cudnn.md``):
@@ -132,6 +144,13 @@ def choose_method(
         return "fft"
     if w_shape[-2] * (w_shape[-1] // spec.groups) <= rules.shift_max_contraction:
         return "shift"
+    if (
+        rules.scatter_transposes
+        and not accelerator
+        and sizes is not None
+        and scatter_applies(spec, sizes, w_shape)
+    ):
+        return "gemm"
     if sizes is not None and _wide_patches(spec, w_shape, sizes, batch, rules):
         return "shift"
     if (

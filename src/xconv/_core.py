@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from typing import Any
 
 from . import _backend, _dask, _workspace
@@ -31,6 +32,7 @@ from ._auto import RULES, AutoRules, choose_method, prefers_fft, select_algorith
 from ._memory import DEFAULT_MEMORY_BUDGET, check_memory, temporaries_cap
 from ._padding import pad_canonical
 from ._phases import phase_plan, run_phases
+from ._scatter import run_scatter, scatter_applies
 from ._spec import ConvSpec, filter_grad_spec, output_size, transpose_spec
 from ._typing import Array, Namespace
 
@@ -204,8 +206,15 @@ def _pipeline(
     if spec.channels_first:
         x = xp.permute_dims(x, spec.to_canonical)
     run = functools.partial(_run, algorithm, budget, per_chunk, xp=xp)
-    phases = phase_plan(spec, tuple(x.shape[1:-1]), tuple(w.shape), algorithm, cdtype, xp)
-    if phases is not None:
+    sizes, w_shape = tuple(x.shape[1:-1]), tuple(w.shape)
+    phases = phase_plan(spec, sizes, w_shape, algorithm, cdtype, xp)
+    if (
+        algorithm.name == "gemm"
+        and scatter_applies(spec, sizes, w_shape)
+        and _backend.supports_inplace(xp, x, w)
+    ):  # GEMM of an input-dilated convolution: one product and a scatter-add
+        y = run_scatter(spec, x, w, budget, xp=xp)
+    elif phases is not None:
         y = run_phases(phases, run, x, w, xp=xp)
     elif algorithm.pads_itself and _plain_zero_padding(spec):
         y = _self_padded(algorithm, x, w, spec, per_chunk, xp=xp)
@@ -298,6 +307,16 @@ def _run(
     return _dask.by_chunks(run, x, w, spec, xp=xp) if per_chunk else run(x, w, xp=xp)
 
 
+def _sample_threads(algorithm: Algorithm, xp: Namespace, work: int, depthwise: bool) -> int:
+    """Host threads for the samples of a host batch (:func:`xconv._backend.sample_threads`),
+    each sample's contraction ``work`` multiply-adds (its largest product at most);
+    1 for a library's own convolution, and for ``depthwise`` filters (``C/g == 1``)
+    where the algorithm runs them on host threads itself."""
+    if algorithm.pads_itself or (algorithm.host_threaded and depthwise):
+        return 1
+    return _backend.sample_threads(xp, work)
+
+
 def _chunked(
     algorithm: Algorithm,
     spec: ConvSpec,
@@ -340,7 +359,10 @@ def _chunked(
     if per_sample and n > 1 and not _backend.on_accelerator(xp, x):
         once = algorithm.prepare(w, spec, xp) if prepared is None else prepared
         one = functools.partial(_chunked, algorithm, spec, budget, w=w, xp=xp, prepared=once)
-        return _backend.map_samples(one, x, xp=xp)
+        work = math.prod(out) * math.prod(w.shape)  # a sample's multiply-adds
+        threads = _sample_threads(algorithm, xp, work, depthwise=w.shape[-2] == 1)
+        # each thread's temporaries come from its own workspace, as the caller's would
+        return _backend.map_samples(_workspace.carried(one), x, xp=xp, threads=threads)
     itemsize = itemsize_of(xp, x.dtype)
     need = algorithm.workspace_bytes(
         tuple(x.shape), tuple(w.shape), spec, itemsize, accelerator=_backend.on_accelerator(xp, x)
@@ -378,6 +400,16 @@ def _chunked(
     return y if y is not None else xp.concat(parts, axis=axis)
 
 
+def _native_gradient(xp: Namespace, fwd: ConvSpec, options: dict[str, Any]) -> bool:
+    """Whether a gradient of ``fwd`` asks the library's own gradient first (cuDNN's
+    ``dgrad``/``wgrad`` for CuPy): ``method="native"``, or ``auto`` on CuPy arrays
+    when the rules run cuDNN there; zero padding only."""
+    method = options.get("method", "auto")
+    rules = options.get("rules", RULES)
+    on_cupy = method == "auto" and rules.cupy_native and _backend.library(xp) == "cupy"
+    return (method == "native" or on_cupy) and _plain_zero_padding(fwd)
+
+
 def conv_input_grad(
     dy: Array,
     w: Array,
@@ -393,10 +425,11 @@ def conv_input_grad(
     ``dy`` is in the caller's layout; ``w`` is the forward filter ``(*k, C/g, O)``. The
     filter is flipped in space and regrouped to ``(*k, O/g, C)``; the core then runs
     with input dilation = forward strides (see :func:`xconv._spec.transpose_spec`).
-    ``method="native"`` with zero padding runs the library's own input gradient where
-    it has one (cuDNN's for CuPy, :func:`xconv._backend.native_input_grad`).
+    With zero padding, ``method="native"`` (and ``auto`` on CuPy) runs the library's own
+    input gradient where it has one (cuDNN's for CuPy,
+    :func:`xconv._backend.native_input_grad`).
     """
-    if options.get("method") == "native" and _plain_zero_padding(fwd):
+    if _native_gradient(xp, fwd, options):
         dx = _backend.native_input_grad(dy, w, fwd, in_sizes, xp=xp, dtype=dtype)
         if dx is not None:  # the library's own gradient (cuDNN's dgrad for CuPy)
             return dx
@@ -426,10 +459,11 @@ def conv_filter_grad(
     The input becomes ``(C/g, *S, g * N)`` (batch and channels swapped, groups moved
     into the channel axis) and the output gradient ``(*m, N, O)`` becomes the kernel:
     a grouped convolution with stride = forward dilation and dilation = forward stride
-    (see :func:`xconv._spec.filter_grad_spec`). ``method="native"`` with zero padding
-    runs the library's own filter gradient where it has one (cuDNN's for CuPy).
+    (see :func:`xconv._spec.filter_grad_spec`). With zero padding, ``method="native"``
+    (and ``auto`` on CuPy) runs the library's own filter gradient where it has one
+    (cuDNN's for CuPy).
     """
-    if options.get("method") == "native" and _plain_zero_padding(fwd):
+    if _native_gradient(xp, fwd, options):
         dw = _backend.native_filter_grad(x, dy, fwd, k_sizes, xp=xp, dtype=dtype)
         if dw is not None:  # the library's own gradient (cuDNN's wgrad for CuPy)
             return dw

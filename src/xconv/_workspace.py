@@ -234,6 +234,31 @@ def call(budget: int, func: Callable[_P, Array], *args: _P.args, **kwargs: _P.kw
     return _in_scope(state, outer, func, *args, **kwargs)
 
 
+def carried(func: Callable[_P, Array]) -> Callable[_P, Array]:
+    """``func`` for another thread to run as part of this thread's convolution.
+
+    On this thread it runs in a nested scope (as :func:`scoped`); on another, in a
+    scope of that thread's own cache with this thread's switch (:func:`workspace`)
+    and bound, so that the helper threads of one call follow its caller's settings.
+    """
+    home = _LOCAL
+    enabled, bound = home.enabled, home.bound
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Array:
+        state = _LOCAL
+        if state is home:
+            return _in_scope(state, False, func, *args, **kwargs)
+        saved = state.enabled
+        state.enabled = enabled
+        try:
+            return call(bound, func, *args, **kwargs)
+        finally:
+            state.enabled = saved
+
+    return wrapper
+
+
 def scoped(func: Callable[_P, Array]) -> Callable[_P, Array]:
     """Run ``func`` (an algorithm's ``run``) in a nested scope: the buffers it takes
     return to the cache when it returns, and its result never shares memory with them.

@@ -23,7 +23,7 @@ standard operations only, one module per concern:
   :func:`native_filter_grad`);
 - :mod:`~xconv._backend.cudnn` — cuDNN's convolutions for CuPy arrays through
   cudnn-frontend's graph API (imports neither library until it runs one);
-- :mod:`~xconv._backend.inplace` — :func:`supports_inplace`, :func:`copy_into`,
+- :mod:`~xconv._backend.inplace` — :func:`supports_inplace`, :func:`copy_into`, :func:`add_into`,
   :func:`product_into`, which write only into xconv's own fresh temporaries;
 - :mod:`~xconv._backend.threads` — :func:`host_threads` and :func:`parallel` on kept
   helper threads;
@@ -68,7 +68,7 @@ from .buffers import (
     shares_buffer,
 )
 from .fft import FFTFunctions, fft_namespace
-from .inplace import copy_into, product_into, supports_inplace
+from .inplace import add_into, copy_into, product_into, supports_inplace
 from .libraries import Capabilities, capabilities, has_einsum, has_strided_views, library
 from .memory import memory_limit
 from .native import (
@@ -86,15 +86,24 @@ from .native import (
 )
 from .products import contract, contraction_dtype, matmul
 from .staging import staged
-from .threads import THREADS_ENV, host_threads, parallel
+from .threads import (
+    BLAS_SMALL_WORK,
+    THREADS_ENV,
+    host_threads,
+    parallel,
+    parallel_map,
+    sample_threads,
+)
 from .windows import sliding_windows
 
 __all__ = [
+    "BLAS_SMALL_WORK",
     "CUDNN_INSTALL",
     "THREADS_ENV",
     "Capabilities",
     "FFTFunctions",
     "NativeRefused",
+    "add_into",
     "all_finite",
     "as_arrays",
     "buffer_key",
@@ -131,8 +140,10 @@ __all__ = [
     "native_unsupported",
     "on_accelerator",
     "parallel",
+    "parallel_map",
     "product_into",
     "raw_buffer",
+    "sample_threads",
     "shares_buffer",
     "sliding_windows",
     "staged",

@@ -14,6 +14,7 @@ import array_api_compat as compat
 from .._typing import Array, Namespace
 from .inplace import copy_into, supports_inplace
 from .libraries import capabilities, jax_default_platform
+from .threads import parallel_map
 
 __all__ = [
     "all_finite",
@@ -154,13 +155,18 @@ def all_finite(xp: Namespace, *arrays: Array, block: int = FINITE_BLOCK) -> bool
     return True
 
 
-def map_samples(run: Callable[[Array], Array], x: Array, *, xp: Namespace) -> Array:
+def map_samples(
+    run: Callable[[Array], Array], x: Array, *, xp: Namespace, threads: int = 1
+) -> Array:
     """``concat([run(x[i:i+1]) for i in range(N)])``: ``run`` on each sample alone.
 
     Each call sees arrays of one sample's shape, so its result does not depend on the
     other samples or their number. The results are written into one preallocated
     array where the library allows it, else concatenated; JAX maps over the samples
-    with ``jax.lax.map`` (one compiled body, whatever ``N`` is).
+    with ``jax.lax.map`` (one compiled body, whatever ``N`` is). With ``threads > 1``
+    (and a library whose arrays can be written in place) the samples after the first
+    run on that many host threads (:func:`~xconv._backend.threads.parallel_map`):
+    ``run`` must then give the same result on any thread.
     """
     n = x.shape[0]
     if capabilities(xp).library == "jax":
@@ -172,8 +178,11 @@ def map_samples(run: Callable[[Array], Array], x: Array, *, xp: Namespace) -> Ar
         return xp.concat([first, *(run(x[i : i + 1, ...]) for i in range(1, n))], axis=0)
     y = xp.empty((n, *first.shape[1:]), dtype=first.dtype, device=device(first))
     copy_into(y[0:1, ...], first, xp=xp)
-    for i in range(1, n):
-        copy_into(y[i : i + 1, ...], run(x[i : i + 1, ...]), xp=xp)
+
+    def one(i: int) -> None:
+        copy_into(y[i + 1 : i + 2, ...], run(x[i + 1 : i + 2, ...]), xp=xp)
+
+    parallel_map(one, n - 1, threads)
     return y
 
 

@@ -16,7 +16,7 @@ from .._typing import Array, Namespace
 from .libraries import Capabilities, array_module, capabilities
 from .products import lacks_integer_matmul, matmul, matmul_by_products
 
-__all__ = ["copy_into", "product_into", "supports_inplace"]
+__all__ = ["add_into", "copy_into", "product_into", "supports_inplace"]
 
 
 def supports_inplace(xp: Namespace, *arrays: Array) -> bool:
@@ -69,6 +69,16 @@ def copy_into(dst: Array, src: Array, *, xp: Namespace) -> None:
         import numpy
 
         numpy.copyto(target, src)
+
+
+def add_into(dst: Array, src: Array, *, xp: Namespace) -> None:
+    """``dst += src`` for ``dst`` a fresh array or a strided view of one (``src``
+    broadcasting to it). Only for libraries where :func:`supports_inplace` is true."""
+    lib = capabilities(xp).library
+    if lib == "torch":
+        dst.add_(src)
+    else:
+        array_module(lib).add(dst, src, out=dst)
 
 
 def product_into(

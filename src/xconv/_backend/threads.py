@@ -23,6 +23,8 @@ __all__ = [
     "helper_pool",
     "host_threads",
     "parallel",
+    "parallel_map",
+    "sample_threads",
     "thread_count",
 ]
 
@@ -88,7 +90,7 @@ def parallel(jobs: Sequence[Callable[[], None]], threads: int) -> None:
     threads outlive the call: starting fresh threads for each call cost about
     0.3 ms a thread here, and about 1 ms of a 9 ms depthwise convolution.
     """
-    if threads <= 1 or len(jobs) <= 1:
+    if threads <= 1 or len(jobs) <= 1 or _on_helper_thread():
         for job in jobs:
             job()
         return
@@ -102,6 +104,63 @@ def parallel(jobs: Sequence[Callable[[], None]], threads: int) -> None:
             raise exc
 
 
+def parallel_map(job: Callable[[int], None], count: int, threads: int) -> None:
+    """``job(i)`` for ``i`` in ``range(count)`` on up to ``threads`` threads.
+
+    Thread ``t`` runs job ``t`` first (so every thread runs at least one job of each
+    call, and warms whatever it keeps between calls), then each thread takes the next
+    index as soon as it is done with one: a thread that the machine does not schedule
+    (other processes on its cores) holds up only the index it has, and no thread
+    waits for another between jobs. The jobs must write disjoint memory and give the
+    same result on any thread. The first exception is raised here, once every thread
+    has stopped taking jobs.
+    """
+    threads = min(threads, count)
+    if threads <= 1 or _on_helper_thread():
+        for i in range(count):
+            job(i)
+        return
+    lock = threading.Lock()
+    state = {"next": threads, "failed": False}
+
+    def worker(first: int) -> None:
+        i = first
+        while True:
+            try:
+                job(i)
+            except BaseException:
+                state["failed"] = True
+                raise
+            with lock:
+                i = state["next"]
+                if i >= count or state["failed"]:
+                    return
+                state["next"] = i + 1
+
+    parallel([functools.partial(worker, t) for t in range(threads)], threads)
+
+
+def sample_threads(xp: Namespace, largest_product: int) -> int:
+    """Host threads that may run independent samples of a batch at once on ``xp``'s
+    arrays, each computing BLAS products of at most ``largest_product`` multiply-adds.
+
+    :func:`host_threads` when every such product runs on one BLAS thread
+    (:data:`BLAS_SMALL_WORK`): a sample's result is then the same bits on any thread,
+    and the threads share no BLAS call, so a machine busy with other processes slows
+    the batch down in proportion (no thread waits for another between samples; one
+    multithreaded BLAS call per product waits for its slowest thread each time).
+    Larger products run one sample at a time on BLAS's own threads: 1.
+    """
+    return 1 if largest_product >= BLAS_SMALL_WORK else host_threads(xp)
+
+
+def _on_helper_thread() -> bool:
+    """Whether the caller is one of :func:`helper_pool`'s threads: work it hands out
+    runs in place (the pool's threads may all be waiting on such callers)."""
+    return threading.current_thread().name.startswith(_PREFIX)
+
+
+_PREFIX = "xconv-helper"
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
@@ -111,7 +170,7 @@ def helper_pool(workers: int) -> ThreadPoolExecutor:
     pool = _POOLS.get(workers)
     if pool is None:
         pool = _POOLS.setdefault(
-            workers, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xconv")
+            workers, ThreadPoolExecutor(max_workers=workers, thread_name_prefix=_PREFIX)
         )
     return pool
 

@@ -29,13 +29,15 @@ def clean_blas_env() -> dict[str, object]:
     """
     loaded = "numpy" in sys.modules
     removed = {k: os.environ.pop(k) for k in BLAS_ENV if k in os.environ}
+    # only variables this process had when NumPy loaded came too late
+    late = bool(removed) and loaded
     # what a parent process removed before re-executing this one (``fresh_env``)
     removed.update(json.loads(os.environ.pop(_HANDOVER, "{}")))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return {
         "removed": removed,
         "numpy_loaded_before": loaded,
-        "effective": not (removed and loaded),
+        "effective": not late,
     }
 
 
