@@ -21,6 +21,8 @@ def test_removed_before_numpy_loaded_is_effective(monkeypatch: pytest.MonkeyPatc
 
 
 def test_set_when_numpy_loaded_is_too_late(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in _env.BLAS_ENV:  # (monkeypatch puts the machine's values back afterwards)
+        monkeypatch.delenv(key, raising=False)
     monkeypatch.delenv(_env._HANDOVER, raising=False)
     monkeypatch.setenv("OPENBLAS_L2_SIZE", "512")
     record = _env.clean_blas_env()  # NumPy is loaded in the test process
