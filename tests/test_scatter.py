@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import xconv
 from _helpers import Case, assert_close, make, to_numpy
 from _reference_grad import reference_input_grad
-from xconv import _backend, _core, _scatter, _workspace
+from xconv import _backend, _core
 from xconv._auto import RULES, choose_method
 from xconv._spec import conv_spec, transpose_spec
 
@@ -112,13 +112,13 @@ def test_scatter_keeps_its_products_under_the_cap(monkeypatch: pytest.MonkeyPatc
     case = Case(2, (12, 10), 4, (4, 4), 4, 6, (2, 2), (1, 1), "SAME")
     w, dy, dx = _arrays(rng, case)
     sizes: list[tuple[int, ...]] = []
-    real = _workspace.matmul
+    real = _backend.product_into
 
-    def spy(a: Any, b: Any, *, xp: ModuleType) -> Any:
+    def spy(op: str, a: Any, b: Any, out: Any, **kwargs: Any) -> None:
         sizes.append((a.shape[0], b.shape[1]))
-        return real(a, b, xp=xp)
+        real(op, a, b, out, **kwargs)
 
-    monkeypatch.setattr(_scatter._workspace, "matmul", spy)
+    monkeypatch.setattr(_backend, "product_into", spy)
     whole = xconv.conv_backprop_input(list(case.x_shape), w, dy, 2, "SAME", method="gemm")
     products_whole = len(sizes)
     sizes.clear()

@@ -56,15 +56,16 @@ def run_scatter(spec: ConvSpec, x: Array, w: Array, budget: int, *, xp: Namespac
 
     Output ``o`` receives ``x[i] @ w[t]`` for ``o = i * s + lo - t * d`` (``lo`` the low
     padding of the dilated input): the terms of the convolution of the dilated, padded
-    input, without its zeros. Arrays in host memory run one sample at a time (each
-    sample's products have the same shapes in any batch, so its result is the same
-    bits), on a GPU the whole batch at once. ``cols`` stays under the temporaries' cap
-    (:func:`xconv._memory.temporaries_cap` of one such unit): the taps go in groups,
-    one product per group, and where a single tap is over the cap its rows go in
-    chunks along the first spatial axis, from the last to the first. Every output thus
-    adds its terms in the order of the taps, however the work is cut. Host samples
-    run on several threads where the products are small
-    (:func:`xconv._backend.sample_threads`).
+    input, without its zeros. In host memory each sample has products of its own
+    (with the same shapes in any batch, so its result is the same bits), on a GPU one
+    product holds the whole batch. A product's ``cols`` stays under the temporaries'
+    cap of the rows it holds (:func:`xconv._memory.temporaries_cap`): the taps go in
+    groups, one product per group, and where a single tap is over the cap its rows go
+    in chunks along the first spatial axis, from the last to the first. Every output
+    thus adds its terms in the order of the taps, however the work is cut. Host
+    samples go in batches that run on several threads where the products are small
+    (:func:`xconv._backend.sample_threads`), each batch's adds once for all its
+    samples.
     """
     rank = spec.rank
     n, m, c = x.shape[0], tuple(x.shape[1:-1]), x.shape[-1]
@@ -79,10 +80,11 @@ def run_scatter(spec: ConvSpec, x: Array, w: Array, budget: int, *, xp: Namespac
     if n == 0 or o == 0 or 0 in out:
         return y
     taps = list(itertools.product(*(range(ki) for ki in k)))
-    unit = n if _backend.on_accelerator(xp, x) else 1
+    host = not _backend.on_accelerator(xp, x)
+    sample = 1 if host else n  # the rows one product holds: one sample's, or all
     itemsize = itemsize_of(xp, x.dtype)
-    per_tap = unit * math.prod(m) * o * itemsize  # bytes of one tap's block of cols
-    cap = temporaries_cap(budget, itemsize, (unit, *m, c), (unit, *out, o))
+    per_tap = sample * math.prod(m) * o * itemsize  # bytes of one tap's block of cols
+    cap = temporaries_cap(budget, itemsize, (sample, *m, c), (sample, *out, o))
     group = max(1, min(len(taps), cap // per_tap))
     step = m[0] if per_tap <= cap else max(1, m[0] * cap // per_tap)
     # (C, *k, O) -> (C, taps * O), one block of columns per group of taps.
@@ -91,21 +93,26 @@ def run_scatter(spec: ConvSpec, x: Array, w: Array, budget: int, *, xp: Namespac
         (taps[t0 : t0 + group], wmat[:, t0 * o : (t0 + group) * o])
         for t0 in range(0, len(taps), group)
     ]
+    rows = sample * min(step, m[0]) * math.prod(m[1:])
+    threads = _backend.sample_threads(xp, rows * c * group * o) if host else 1
+    # Host samples go in batches, one per thread, each as many samples as the call's
+    # cap holds the products of: the adds then run once per batch.
+    whole_cap = temporaries_cap(budget, itemsize, tuple(x.shape), (n, *out, o))
+    per_sample = rows * group * o * itemsize
+    batch = n if not host else max(1, min(-(-n // threads), whole_cap // per_sample))
     add = _workspace.scoped(_product_and_add)  # cols returns to the workspace each time
 
-    def run_unit(b0: int) -> Array:
-        y_unit = y[b0 : b0 + unit, ...]
+    def run_batch(i: int) -> Array:
+        b0, b1 = i * batch, min(n, (i + 1) * batch)
+        y_part = y[b0:b1, ...]
         for block_taps, block in blocks:
             for r0 in reversed(range(0, m[0], step)):
-                part = x[b0 : b0 + unit, r0 : min(r0 + step, m[0]), ...]
-                add(part, block, y_unit, r0, block_taps, spec, xp=xp)
-        return y_unit
+                part = x[b0:b1, r0 : min(r0 + step, m[0]), ...]
+                add(part, block, y_part, r0, block_taps, spec, host, xp=xp)
+        return y_part
 
-    rows = unit * min(step, m[0]) * math.prod(m[1:])
-    threads = 1 if unit == n else _backend.sample_threads(xp, rows * c * len(blocks[0][0]) * o)
     # each thread's temporaries come from its own workspace, as the caller's would
-    unit_job = _workspace.carried(run_unit)
-    _backend.parallel_map(lambda i: unit_job(i * unit), n // unit, threads)
+    _backend.parallel_map(_workspace.carried(run_batch), -(-n // batch), threads)
     return y
 
 
@@ -116,16 +123,25 @@ def _product_and_add(
     r0: int,
     taps: list[tuple[int, ...]],
     spec: ConvSpec,
+    per_sample: bool,
     *,
     xp: Namespace,
 ) -> Array:
     """``cols = part @ block`` for input rows ``r0, r0 + 1, ...`` of the first axis and
-    the ``taps`` of ``block``'s columns, each tap's slice added into its strided view of
-    ``y`` (returned; ``cols`` is a workspace temporary of this call alone)."""
-    unit, m, c = part.shape[0], tuple(part.shape[1:-1]), part.shape[-1]
+    the ``taps`` of ``block``'s columns (one product per sample with ``per_sample``),
+    each tap's slice added into its strided view of ``y`` (returned; ``cols`` is a
+    workspace temporary of this call alone)."""
+    n, m, c = part.shape[0], tuple(part.shape[1:-1]), part.shape[-1]
     out, o = tuple(y.shape[1:-1]), y.shape[-1]
-    cols = _workspace.matmul(xp.reshape(part, (-1, c)), block, xp=xp)
-    cols = xp.reshape(cols, (unit, *m, len(taps), o))
+    if per_sample:
+        rows = math.prod(m)
+        cols = _workspace.empty(xp, (n, rows, block.shape[-1]), part.dtype, part)
+        for i in range(n):
+            lhs = xp.reshape(part[i, ...], (rows, c))
+            _backend.product_into("matmul", lhs, block, cols[i, ...], xp=xp)
+    else:
+        cols = _workspace.matmul(xp.reshape(part, (-1, c)), block, xp=xp)
+    cols = xp.reshape(cols, (n, *m, len(taps), o))
     firsts = (r0, *(0,) * (len(m) - 1))
     for j, tap in enumerate(taps):
         dst: list[Any] = [slice(None)]
