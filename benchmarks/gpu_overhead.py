@@ -108,7 +108,11 @@ def profile(run: Callable[[], Any], calls: int = 300, top: int = 28) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("out")
-    p.add_argument("--cases", nargs="*", default=["tiny", "conv3x3-56-b32", "stem", "depthwise3x3-b32", "dcgan-transpose"])
+    p.add_argument(
+        "--cases",
+        nargs="*",
+        default=["tiny", "conv3x3-56-b32", "stem", "depthwise3x3-b32", "dcgan-transpose"],
+    )
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 from ._env import prepare
 
-PEERS = ("tf", "torch", "jax", "scipy", "naive")
+PEERS = ("tf", "torch", "jax", "scipy", "naive", "passes")
 BACKENDS = ("numpy", "torch", "jax")
 
 

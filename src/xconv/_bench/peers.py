@@ -315,6 +315,39 @@ def naive_candidate(case: Case, x: np.ndarray, w: np.ndarray) -> Candidate | Non
     )
 
 
+def passes_candidate(case: Case, x: np.ndarray, w: np.ndarray) -> Candidate | None:
+    """A depthwise convolution as a NumPy user would write it without tiling: one
+    padded copy, then per kernel tap a multiply and an add over whole arrays into one
+    preallocated output (the same passes as xconv's depthwise ``shift``, untiled).
+    None for other cases (a channel multiplier, strides or dilations)."""
+    if case.op != "depthwise" or w.shape[-1] != 1 or case.strides != 1 or case.dilations != 1:
+        return None
+    pads = [(0, 0), *case.pads, (0, 0)]
+    out = case.output_shape_nhwc
+    taps = [(i, j, w[i, j, :, 0]) for i in range(w.shape[0]) for j in range(w.shape[1])]
+
+    def run() -> Any:
+        padded = np.pad(x, pads)
+        y = np.empty(out, dtype=x.dtype)
+        term = np.empty(out, dtype=x.dtype)
+        for t, (i, j, tap) in enumerate(taps):
+            window = padded[:, i : i + out[1], j : j + out[2], :]
+            np.multiply(window, tap, out=y if t == 0 else term)
+            if t:
+                np.add(y, term, out=y)
+        return y
+
+    return Candidate(
+        "numpy passes",
+        "numpy",
+        "peer",
+        run,
+        lambda y: y,
+        "tracemalloc",
+        note="pad, then multiply + add per tap over whole arrays",
+    )
+
+
 # --- xconv --------------------------------------------------------------------------
 
 
@@ -468,7 +501,7 @@ def build_candidates(
     w: np.ndarray,
     *,
     backends: Sequence[str] = ("numpy", "torch"),
-    peers: Sequence[str] = ("tf", "torch", "jax", "scipy", "naive"),
+    peers: Sequence[str] = ("tf", "torch", "jax", "scipy", "naive", "passes"),
     other_methods: Sequence[str] = ("auto",),
 ) -> list[Candidate]:
     """Every candidate for ``case``: the peers first, then xconv per backend and method."""
@@ -483,6 +516,10 @@ def build_candidates(
         out.append(jax_candidate(case, x, w))
     if "scipy" in peers:
         out.extend(scipy_candidates(case, x, w))
+    if "passes" in peers:
+        passes = passes_candidate(case, x, w)
+        if passes is not None:
+            out.append(passes)
     if "naive" in peers:
         loop = naive_candidate(case, x, w)
         if loop is not None:
