@@ -10,7 +10,7 @@
 # from src/ (PYTHONPATH), not installed. The whole run stays under DEADLINE seconds
 # (default 510): every step has its own timeout, clamped to what is left, and keeps
 # time for the steps after it. Each step writes its log under $OUT as it goes, so an
-# interrupted run leaves what it did. Files written (7):
+# interrupted run leaves what it did. Files written (9):
 #
 #   env.txt         GPU, driver, versions, `python -m xconv info`, then one status line per step
 #   cudnn.md        benchmarks/gpu_cudnn_check.py: xconv's cuDNN path vs torch, checked and timed
@@ -19,6 +19,9 @@
 #   gpu-bench.md    benchmarks/gpu.py: auto / native (cuDNN) / gemm / shift beside torch
 #   gpu-bench.json  the same, as data
 #   gpu-bench.log   its console output
+#   gpu-overhead.md benchmarks/gpu_overhead.py: host / synchronised / pipelined time per
+#                   call, and a profile of xconv's Python on the GPU
+#   gpu-overhead.log its console output
 #
 # Exit status: 0 every step passed, 1 some step failed or timed out, 2 no usable GPU
 # (the GPU steps are then skipped, and env.txt says what is missing).
@@ -166,6 +169,11 @@ timeout -s INT -k 10 "$BENCH_T" python3 benchmarks/gpu.py --reps 10 \
     --out "$OUT" --stem gpu-bench --budget-s $((BENCH_T > 40 ? BENCH_T - 25 : 15)) \
     2>&1 | tee "$OUT/gpu-bench.log"
 status bench "${PIPESTATUS[0]}"
+
+# --- 5. where a call's time goes: host, synchronised and pipelined, with a profile ---------
+timeout -s INT -k 10 "$(step_timeout 60 0)" python3 benchmarks/gpu_overhead.py "$OUT" \
+    2>&1 | tee "$OUT/gpu-overhead.log"
+status overhead "${PIPESTATUS[0]}"
 
 echo "done at ${SECONDS}s; exit $FAILED" | tee -a "$ENV_TXT"
 exit "$FAILED"
