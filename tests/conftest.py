@@ -23,6 +23,8 @@ import hypothesis
 import numpy as np
 import pytest
 
+from xconv import _plan
+
 hypothesis.settings.register_profile(
     "xconv",
     max_examples=25,
@@ -161,3 +163,20 @@ def rng(request: pytest.FixtureRequest) -> np.random.Generator:
     """A generator seeded from the test id, so every test is reproducible."""
     seed = zlib.crc32(request.node.nodeid.encode())
     return np.random.default_rng(seed)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plans(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Drop the kept plans around a test that patches something.
+
+    Plans (:mod:`xconv._plan`) hold what a call decided from its arrays and arguments;
+    a test that patches xconv's internals (a refusing algorithm, another library's
+    capabilities) changes what a call decides without changing them, so plans made
+    before it, or during it, must not serve other tests.
+    """
+    patches = "monkeypatch" in request.fixturenames
+    if patches:
+        _plan.clear()
+    yield
+    if patches:
+        _plan.clear()

@@ -229,6 +229,7 @@ def test_auto_gradients_on_cupy_ask_cudnn_first(
         return np.zeros((*k_sizes, x.shape[-1], dy.shape[-1]))
 
     monkeypatch.setattr(_backend, "library", lambda xp: "cupy")
+    monkeypatch.setattr(_backend, "native_grads", lambda xp, dtype: True)
     monkeypatch.setattr(_backend, "native_input_grad", input_grad)
     monkeypatch.setattr(_backend, "native_filter_grad", filter_grad)
     xp = _backend.namespace(x=np.zeros(1))

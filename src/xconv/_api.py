@@ -4,11 +4,15 @@ Each public function is a plain ``def`` with TensorFlow's parameters in TensorFl
 order (``name`` last, accepted and ignored), then xconv's keyword-only extras
 (``padding_mode``, ``method``, ``memory_budget``, ``precision``). Its docstring's
 shared entries come from :data:`xconv._docs.CONV_DOCS`. Its body hands the arguments
-to one of the translators below, which check them (``ValueError``/``TypeError``
-naming them), build a :class:`~xconv._spec.ConvSpec` and call one of the three core
-entry points: :func:`~xconv._core.conv_general` (forward),
-:func:`~xconv._core.conv_input_grad` (transposed convolution, input gradient) and
-:func:`~xconv._core.conv_filter_grad` (filter gradient).
+to one of the translators below. A translator looks up the plan of the call
+(:mod:`xconv._plan`: a call that repeats another skips the rest of this sentence), or
+makes it: checks the arguments (``ValueError``/``TypeError`` naming them), builds a
+:class:`~xconv._spec.ConvSpec` and the plan of one of the three core entry points,
+:func:`~xconv._core.plan_general` (forward), :func:`~xconv._core.plan_input_grad`
+(transposed convolution, input gradient) and :func:`~xconv._core.plan_filter_grad`
+(filter gradient). It then runs that plan on the data
+(:func:`~xconv._core.run_plan`, :func:`~xconv._core.run_input_grad`,
+:func:`~xconv._core.run_filter_grad`).
 
 TensorFlow's argument forms are translated here too: arrays of rank > N + 2 carry
 extra leading batch dimensions (``batch_shape + [*spatial, channels]``), merged
@@ -23,8 +27,18 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from . import _backend
-from ._core import conv_filter_grad, conv_general, conv_input_grad, result_dtype
+from . import _backend, _plan
+from ._core import (
+    GradPlan,
+    Plan,
+    plan_filter_grad,
+    plan_general,
+    plan_input_grad,
+    result_dtype,
+    run_filter_grad,
+    run_input_grad,
+    run_plan,
+)
 from ._docs import CONV_DOCS, docfiller
 from ._spec import (
     ConvSpec,
@@ -123,20 +137,26 @@ def _spec(
     )
 
 
-def _fold(xp: Namespace, a: Array, rank: int) -> tuple[Array, Shape]:
-    """``a`` with its leading batch dimensions merged into one, and their shape.
+def _folded(shape: Shape, rank: int) -> tuple[Shape, Shape]:
+    """``shape`` with its leading batch dimensions merged into one, and their shape.
 
     TensorFlow's form of rank > ``rank + 2``: ``batch_shape + [*spatial, channels]``
     (``batch_shape + [channels, *spatial]`` channels first) becomes
-    ``[prod(batch_shape), ...]`` by :func:`reshape` (a view where possible). An array
-    of rank ``rank + 2`` or less is returned as it is with ``()`` (a rank too small is
-    reported by the spec, naming the argument).
+    ``[prod(batch_shape), ...]``. A shape of ``rank + 2`` entries or fewer is returned
+    as it is with ``()`` (a rank too small is reported by the spec, naming the argument).
     """
-    lead = a.ndim - rank - 1
+    lead = len(shape) - rank - 1
     if rank < 1 or lead <= 1:
-        return a, ()
-    batch = tuple(a.shape[:lead])
-    return xp.reshape(a, (math.prod(batch), *a.shape[lead:])), batch
+        return shape, ()
+    batch = shape[:lead]
+    return (math.prod(batch), *shape[lead:]), batch
+
+
+def _fold(xp: Namespace, a: Array, rank: int) -> Array:
+    """``a`` of its :func:`_folded` shape, by :func:`reshape` (a view where possible)."""
+    if rank < 1 or a.ndim - rank - 1 <= 1:
+        return a
+    return xp.reshape(a, _folded(tuple(a.shape), rank)[0])
 
 
 def _unfold(xp: Namespace, y: Array, batch: Shape) -> Array:
@@ -165,6 +185,66 @@ def _check_same_batch(names: tuple[str, str], shapes: tuple[Shape, Shape], rank:
         )
 
 
+class _ForwardPlan(NamedTuple):
+    """What :func:`_forward` decides for one case (kept by :mod:`xconv._plan`)."""
+
+    xp: Namespace
+    #: The spatial rank (the filters' rank - 2), by which the input's batch folds.
+    rank: int
+    #: The input's extra leading batch dimensions, restored in the result (``()``: none).
+    batch: Shape
+    core: Plan
+
+
+def _forward_plan(
+    x: Array,
+    w: Array,
+    strides: IntOrSeq | None,
+    padding: PaddingArg,
+    data_format: str | None,
+    dilations: IntOrSeq | None,
+    extras: _Extras,
+    *,
+    rank: int | None,
+    w_name: str,
+    stride_name: str,
+) -> _ForwardPlan:
+    """The checks and decisions of :func:`_forward` (the same arguments)."""
+    xp = _backend.namespace(**{"input": x, w_name: w})
+    dtype = result_dtype(xp, x, w, names=("input", w_name))
+    _check_extras(extras, forward=True)
+    if rank is not None and w.ndim != rank + 2:
+        raise ValueError(
+            f"{w_name} must have {rank + 2} dimensions (*spatial, in, out) for a "
+            f"{rank}-d convolution, got shape {tuple(w.shape)}"
+        )
+    x_shape, batch = _folded(tuple(x.shape), w.ndim - 2)
+    spec = _spec(
+        x_shape,
+        tuple(w.shape),
+        strides,
+        padding,
+        data_format,
+        dilations,
+        rank=rank,
+        stride_name=stride_name,
+        padding_mode=extras.padding_mode,
+        filters_name=w_name,
+    )
+    core = plan_general(
+        x,
+        tuple(w.shape),
+        spec,
+        xp=xp,
+        dtype=dtype,
+        method=extras.method,
+        memory_budget=extras.memory_budget,
+        precision=extras.precision,
+        x_shape=x_shape,
+    )
+    return _ForwardPlan(xp, w.ndim - 2, batch, core)
+
+
 def _forward(
     x: Array,
     w: Array,
@@ -179,38 +259,14 @@ def _forward(
     stride_name: str = "strides",
 ) -> Array:
     """A forward convolution of ``x`` (``input``) with ``w`` (the argument ``w_name``)."""
-    xp = _backend.namespace(**{"input": x, w_name: w})
-    dtype = result_dtype(xp, x, w, names=("input", w_name))
-    _check_extras(extras, forward=True)
-    if rank is not None and w.ndim != rank + 2:
-        raise ValueError(
-            f"{w_name} must have {rank + 2} dimensions (*spatial, in, out) for a "
-            f"{rank}-d convolution, got shape {tuple(w.shape)}"
-        )
-    x, batch = _fold(xp, x, w.ndim - 2)
-    spec = _spec(
-        tuple(x.shape),
-        tuple(w.shape),
-        strides,
-        padding,
-        data_format,
-        dilations,
-        rank=rank,
-        stride_name=stride_name,
-        padding_mode=extras.padding_mode,
-        filters_name=w_name,
-    )
-    y = conv_general(
-        x,
-        w,
-        spec,
-        xp=xp,
-        dtype=dtype,
-        method=extras.method,
-        memory_budget=extras.memory_budget,
-        precision=extras.precision,
-    )
-    return _unfold(xp, y, batch)
+    args = (strides, padding, data_format, dilations, *extras)
+    call = _plan.key(("forward", rank, w_name, stride_name), (x, w), args)
+    plan = _plan.cached(
+        call, _forward_plan, x, w, strides, padding, data_format, dilations, extras,
+        rank=rank, w_name=w_name, stride_name=stride_name,
+    )  # fmt: skip
+    y = run_plan(plan.core, _fold(plan.xp, x, plan.rank), w)
+    return _unfold(plan.xp, y, plan.batch)
 
 
 def _sizes(
@@ -240,7 +296,6 @@ def _sizes(
 
 
 def _input_grad_sizes(
-    xp: Namespace,
     sizes_arg: Sizes,
     w: Array,
     dy: Array,
@@ -249,13 +304,13 @@ def _input_grad_sizes(
     rank: int,
     fixed_rank: bool,
     names: tuple[str, str, str],
-) -> tuple[Shape, Array, Shape]:
-    """An input gradient's sizes and ``dy`` with their batch dimensions folded.
+) -> tuple[Shape, Shape]:
+    """An input gradient's sizes with their batch dimensions folded, and the batch.
 
-    Returns the ``rank + 2`` sizes, ``dy`` of rank ``rank + 2`` and the batch shape to
-    restore in the result (``()``: none). Spatial-only sizes take the batch from
-    ``dy`` and the channels from ``w.shape[-2]`` (the filters' input depth), as
-    TensorFlow's ``Conv2DBackpropInput`` does.
+    Returns the ``rank + 2`` sizes and the batch shape to restore in the result
+    (``()``: none); ``dy`` folds by ``rank`` (:func:`_fold`). Spatial-only sizes take
+    the batch from ``dy`` and the channels from ``w.shape[-2]`` (the filters' input
+    depth), as TensorFlow's ``Conv2DBackpropInput`` does.
     """
     sizes_name, w_name, dy_name = names
     if w.ndim != rank + 2:
@@ -279,9 +334,8 @@ def _input_grad_sizes(
     else:
         _check_same_batch((sizes_name, dy_name), (sizes, tuple(dy.shape)), rank)
         batch = _batch_of(sizes, rank)
-    dy, _ = _fold(xp, dy, rank)
     flat = (math.prod(batch), *sizes[len(batch) :])
-    return flat, dy, batch if len(batch) > 1 else ()
+    return flat, batch if len(batch) > 1 else ()
 
 
 def _grad_spec(
@@ -329,6 +383,63 @@ _TRANSPOSE = ("output_shape", "filters", "input")
 _INPUT_GRAD = ("input_sizes", "filters", "out_backprop")
 
 
+class _GradPlan(NamedTuple):
+    """What :func:`_input_grad` or :func:`_filter_grad` decides for one case."""
+
+    xp: Namespace
+    #: The spatial rank, by which the arrays' batch dimensions fold.
+    rank: int
+    #: The extra leading batch dimensions restored in the result (``()``: none).
+    batch: Shape
+    core: GradPlan
+
+
+def _input_grad_plan(
+    sizes_arg: Sizes,
+    w: Array,
+    dy: Array,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None,
+    dilations: IntOrSeq | None,
+    extras: _Extras,
+    *,
+    rank: int | None,
+    names: tuple[str, str, str],
+) -> _GradPlan:
+    """The checks and decisions of :func:`_input_grad` (the same arguments)."""
+    _, w_name, dy_name = names
+    xp = _backend.namespace(**{dy_name: dy, w_name: w})
+    dtype = result_dtype(xp, dy, w, names=(dy_name, w_name))
+    _check_extras(extras, forward=False)
+    if w.ndim < 3 or (rank is not None and w.ndim != rank + 2):
+        raise ValueError(
+            f"{w_name} must have {rank + 2 if rank else 'at least 3'} dimensions "
+            f"(*spatial, out, in), got shape {tuple(w.shape)}"
+        )
+    r = w.ndim - 2
+    sizes, batch = _input_grad_sizes(
+        sizes_arg, w, dy, data_format, rank=r, fixed_rank=rank is not None, names=names
+    )
+    dy_shape, _ = _folded(tuple(dy.shape), r)
+    shapes = (sizes, tuple(w.shape), dy_shape)
+    fwd = _grad_spec(names, shapes, strides, padding, data_format, dilations, rank=rank)
+    in_sizes = tuple(sizes[i] for i in fwd.to_canonical)[1:-1]
+    core = plan_input_grad(
+        dy,
+        tuple(w.shape),
+        fwd,
+        in_sizes,
+        xp=xp,
+        dtype=dtype,
+        dy_shape=dy_shape,
+        method=extras.method,
+        memory_budget=extras.memory_budget,
+        precision=extras.precision,
+    )
+    return _GradPlan(xp, r, batch, core)
+
+
 def _input_grad(
     sizes_arg: Sizes,
     w: Array,
@@ -346,34 +457,59 @@ def _input_grad(
 
     ``names``: the arguments' names (forward input sizes, filters, output gradient).
     """
-    _, w_name, dy_name = names
-    xp = _backend.namespace(**{dy_name: dy, w_name: w})
-    dtype = result_dtype(xp, dy, w, names=(dy_name, w_name))
-    _check_extras(extras, forward=False)
-    if w.ndim < 3 or (rank is not None and w.ndim != rank + 2):
-        raise ValueError(
-            f"{w_name} must have {rank + 2 if rank else 'at least 3'} dimensions "
-            f"(*spatial, out, in), got shape {tuple(w.shape)}"
-        )
-    sizes, dy, batch = _input_grad_sizes(
-        xp, sizes_arg, w, dy, data_format, rank=w.ndim - 2, fixed_rank=rank is not None,
-        names=names,
+    args = (sizes_arg, strides, padding, data_format, dilations, *extras)
+    call = _plan.key(("input_grad", rank, names), (w, dy), args)
+    plan = _plan.cached(
+        call, _input_grad_plan, sizes_arg, w, dy, strides, padding, data_format, dilations,
+        extras, rank=rank, names=names,
     )  # fmt: skip
-    shapes = (sizes, tuple(w.shape), tuple(dy.shape))
+    dx = run_input_grad(plan.core, _fold(plan.xp, dy, plan.rank), w)
+    return _unfold(plan.xp, dx, plan.batch)
+
+
+def _filter_grad_plan(
+    x: Array,
+    sizes_arg: Sizes,
+    dy: Array,
+    strides: IntOrSeq,
+    padding: PaddingArg,
+    data_format: str | None,
+    dilations: IntOrSeq | None,
+    extras: _Extras,
+    *,
+    rank: int | None,
+) -> _GradPlan:
+    """The checks and decisions of :func:`_filter_grad` (the same arguments)."""
+    xp = _backend.namespace(input=x, out_backprop=dy)
+    dtype = result_dtype(xp, x, dy, names=("input", "out_backprop"))
+    _check_extras(extras, forward=False)
+    sizes = as_int_tuple(sizes_arg, name="filter_sizes")
+    if rank is None and len(sizes) < 3:  # the N-d form's rank is its filters', as in convolution
+        raise ValueError(
+            f"filter_sizes must have at least 3 entries (*spatial, in / groups, out), got "
+            f"{list(sizes)}"
+        )
+    sizes = _sizes(sizes, name="filter_sizes", rank=rank or len(sizes) - 2)
+    r = len(sizes) - 2
+    _check_same_batch(("input", "out_backprop"), (tuple(x.shape), tuple(dy.shape)), r)
+    x_shape, _ = _folded(tuple(x.shape), r)
+    dy_shape, _ = _folded(tuple(dy.shape), r)
+    names = ("input", "filter_sizes", "out_backprop")
+    shapes = (x_shape, sizes, dy_shape)
     fwd = _grad_spec(names, shapes, strides, padding, data_format, dilations, rank=rank)
-    in_sizes = tuple(sizes[i] for i in fwd.to_canonical)[1:-1]
-    dx = conv_input_grad(
-        dy,
-        w,
+    core = plan_filter_grad(
+        x,
+        dy_shape,
         fwd,
-        in_sizes,
+        sizes[:-2],
         xp=xp,
         dtype=dtype,
+        x_shape=x_shape,
         method=extras.method,
         memory_budget=extras.memory_budget,
         precision=extras.precision,
     )
-    return _unfold(xp, dx, batch)
+    return _GradPlan(xp, r, (), core)
 
 
 def _filter_grad(
@@ -389,34 +525,14 @@ def _filter_grad(
     rank: int | None,
 ) -> Array:
     """The filter gradient of a forward convolution, of shape ``filter_sizes``."""
-    xp = _backend.namespace(input=x, out_backprop=dy)
-    dtype = result_dtype(xp, x, dy, names=("input", "out_backprop"))
-    _check_extras(extras, forward=False)
-    sizes = as_int_tuple(sizes_arg, name="filter_sizes")
-    if rank is None and len(sizes) < 3:  # the N-d form's rank is its filters', as in convolution
-        raise ValueError(
-            f"filter_sizes must have at least 3 entries (*spatial, in / groups, out), got "
-            f"{list(sizes)}"
-        )
-    sizes = _sizes(sizes, name="filter_sizes", rank=rank or len(sizes) - 2)
-    r = len(sizes) - 2
-    _check_same_batch(("input", "out_backprop"), (tuple(x.shape), tuple(dy.shape)), r)
-    x, _ = _fold(xp, x, r)
-    dy, _ = _fold(xp, dy, r)
-    names = ("input", "filter_sizes", "out_backprop")
-    shapes = (tuple(x.shape), sizes, tuple(dy.shape))
-    fwd = _grad_spec(names, shapes, strides, padding, data_format, dilations, rank=rank)
-    return conv_filter_grad(
-        x,
-        dy,
-        fwd,
-        sizes[:-2],
-        xp=xp,
-        dtype=dtype,
-        method=extras.method,
-        memory_budget=extras.memory_budget,
-        precision=extras.precision,
-    )
+    args = (sizes_arg, strides, padding, data_format, dilations, *extras)
+    call = _plan.key(("filter_grad", rank), (x, dy), args)
+    plan = _plan.cached(
+        call, _filter_grad_plan, x, sizes_arg, dy, strides, padding, data_format, dilations,
+        extras, rank=rank,
+    )  # fmt: skip
+    xp, r = plan.xp, plan.rank
+    return run_filter_grad(plan.core, _fold(xp, x, r), _fold(xp, dy, r))
 
 
 def _depthwise_grouped_shape(
@@ -454,12 +570,39 @@ def _channels(shape: Shape, data_format: str | None, name: str) -> int:
     return shape[1] if channels_first else shape[3]
 
 
-def _grouped(
-    w: Array, name: str, c_in: int, data_format: str | None, channels_from: str = "input"
-) -> Array:
-    """The depthwise filter ``w`` (the argument ``name``) in its grouped form (checked)."""
-    shape = _depthwise_grouped_shape(tuple(w.shape), c_in, data_format, name, channels_from)
-    return _backend.namespace(**{name: w}).reshape(w, shape)
+class _GroupedPlan(NamedTuple):
+    """What the depthwise helpers decide for one case: the grouped form of the filters."""
+
+    xp: Namespace
+    #: The grouped filters' shape ``[h, w, 1, C_in * mult]`` (the filter gradient's).
+    grouped: Shape
+    #: An input gradient's sizes with the batch folded; the filter gradient's sizes.
+    sizes: Shape = ()
+    #: The extra leading batch dimensions restored in the result (``()``: none).
+    batch: Shape = ()
+
+
+def _depthwise_plan(
+    x: Array, w: Array, data_format: str | None, pointwise: Array | None = None
+) -> _GroupedPlan:
+    """The checks of :func:`_depthwise` (``w``: ``filter``), or of :func:`_separable`
+    with its ``pointwise`` filter (``w``: ``depthwise_filter``)."""
+    if pointwise is None:
+        name = "filter"
+        xp = _backend.namespace(input=x, filter=w)
+    else:
+        name = "depthwise_filter"
+        xp = _backend.namespace(input=x, depthwise_filter=w, pointwise_filter=pointwise)
+    x_shape, batch = _folded(tuple(x.shape), 2)
+    c_in = _channels(x_shape, data_format, "input")
+    grouped = _depthwise_grouped_shape(tuple(w.shape), c_in, data_format, name)
+    mid = grouped[-1]
+    if pointwise is not None and (pointwise.ndim != 4 or tuple(pointwise.shape[:3]) != (1, 1, mid)):
+        raise ValueError(
+            f"pointwise_filter must have shape [1, 1, {mid}, out] (in = C_in * multiplier of "
+            f"depthwise_filter {tuple(w.shape)}), got {tuple(pointwise.shape)}"
+        )
+    return _GroupedPlan(xp, grouped, batch=batch)
 
 
 def _depthwise(
@@ -472,14 +615,14 @@ def _depthwise(
     extras: _Extras,
 ) -> Array:
     """``depthwise_conv2d``: a grouped convolution with ``groups = C_in``."""
-    xp = _backend.namespace(input=x, filter=w)
-    x, batch = _fold(xp, x, 2)
-    c_in = _channels(tuple(x.shape), data_format, "input")
-    grouped = _grouped(w, "filter", c_in, data_format)
+    call = _plan.key("depthwise", (x, w), (data_format,))
+    plan = _plan.cached(call, _depthwise_plan, x, w, data_format)
+    xp = plan.xp
     y = _forward(
-        x, grouped, strides, padding, data_format, dilations, extras, rank=2, w_name="filter"
-    )
-    return _unfold(xp, y, batch)
+        _fold(xp, x, 2), xp.reshape(w, plan.grouped), strides, padding, data_format, dilations,
+        extras, rank=2, w_name="filter",
+    )  # fmt: skip
+    return _unfold(xp, y, plan.batch)
 
 
 def _separable(
@@ -493,24 +636,34 @@ def _separable(
     extras: _Extras,
 ) -> Array:
     """``separable_conv2d``: depthwise, then a 1x1 convolution (strides 1, VALID)."""
-    xp = _backend.namespace(input=x, depthwise_filter=depthwise, pointwise_filter=pointwise)
-    x, batch = _fold(xp, x, 2)
-    c_in = _channels(tuple(x.shape), data_format, "input")
-    grouped = _grouped(depthwise, "depthwise_filter", c_in, data_format)
-    mid = grouped.shape[-1]
-    if pointwise.ndim != 4 or tuple(pointwise.shape[:3]) != (1, 1, mid):
-        raise ValueError(
-            f"pointwise_filter must have shape [1, 1, {mid}, out] (in = C_in * multiplier of "
-            f"depthwise_filter {tuple(depthwise.shape)}), got {tuple(pointwise.shape)}"
-        )
+    call = _plan.key("separable", (x, depthwise, pointwise), (data_format,))
+    plan = _plan.cached(call, _depthwise_plan, x, depthwise, data_format, pointwise)
+    xp = plan.xp
     y = _forward(
-        x, grouped, strides, padding, data_format, dilations, extras,
-        rank=2, w_name="depthwise_filter",
+        _fold(xp, x, 2), xp.reshape(depthwise, plan.grouped), strides, padding, data_format,
+        dilations, extras, rank=2, w_name="depthwise_filter",
     )  # fmt: skip
     y = _forward(
         y, pointwise, 1, "VALID", data_format, 1, extras, rank=None, w_name="pointwise_filter"
     )
-    return _unfold(xp, y, batch)
+    return _unfold(xp, y, plan.batch)
+
+
+#: The arguments' names of a depthwise input gradient.
+_DEPTHWISE_INPUT_GRAD = ("input_sizes", "filter", "out_backprop")
+
+
+def _depthwise_input_grad_plan(
+    input_sizes: Sizes, w: Array, dy: Array, data_format: str | None
+) -> _GroupedPlan:
+    """The checks of :func:`_depthwise_input_grad`."""
+    xp = _backend.namespace(filter=w, out_backprop=dy)
+    sizes, batch = _input_grad_sizes(
+        input_sizes, w, dy, data_format, rank=2, fixed_rank=True, names=_DEPTHWISE_INPUT_GRAD
+    )
+    c_in = _channels(sizes, data_format, "input_sizes")
+    grouped = _depthwise_grouped_shape(tuple(w.shape), c_in, data_format, "filter", "input_sizes")
+    return _GroupedPlan(xp, grouped, sizes, batch)
 
 
 def _depthwise_input_grad(
@@ -524,18 +677,27 @@ def _depthwise_input_grad(
     extras: _Extras,
 ) -> Array:
     """``depthwise_conv2d_backprop_input``: the grouped input gradient."""
-    xp = _backend.namespace(filter=w, out_backprop=dy)
-    names = ("input_sizes", "filter", "out_backprop")
-    sizes, dy, batch = _input_grad_sizes(
-        xp, input_sizes, w, dy, data_format, rank=2, fixed_rank=True, names=names
-    )
-    c_in = _channels(sizes, data_format, "input_sizes")
-    grouped = _grouped(w, "filter", c_in, data_format, "input_sizes")
+    call = _plan.key("depthwise_input_grad", (w, dy), (input_sizes, data_format))
+    plan = _plan.cached(call, _depthwise_input_grad_plan, input_sizes, w, dy, data_format)
+    xp = plan.xp
     dx = _input_grad(
-        sizes, grouped, dy, strides, padding, data_format, dilations, extras,
-        rank=2, names=names,
+        plan.sizes, xp.reshape(w, plan.grouped), _fold(xp, dy, 2), strides, padding,
+        data_format, dilations, extras, rank=2, names=_DEPTHWISE_INPUT_GRAD,
     )  # fmt: skip
-    return _unfold(xp, dx, batch)
+    return _unfold(xp, dx, plan.batch)
+
+
+def _depthwise_filter_grad_plan(
+    x: Array, filter_sizes: Sizes, dy: Array, data_format: str | None
+) -> _GroupedPlan:
+    """The checks of :func:`_depthwise_filter_grad`."""
+    xp = _backend.namespace(input=x, out_backprop=dy)
+    sizes = _sizes(filter_sizes, name="filter_sizes", rank=2)
+    _check_same_batch(("input", "out_backprop"), (tuple(x.shape), tuple(dy.shape)), 2)
+    x_shape, _ = _folded(tuple(x.shape), 2)
+    c_in = _channels(x_shape, data_format, "input")
+    grouped = _depthwise_grouped_shape(sizes, c_in, data_format, "filter_sizes")
+    return _GroupedPlan(xp, grouped, sizes)
 
 
 def _depthwise_filter_grad(
@@ -549,15 +711,14 @@ def _depthwise_filter_grad(
     extras: _Extras,
 ) -> Array:
     """``depthwise_conv2d_backprop_filter``: the grouped filter gradient, reshaped back."""
-    xp = _backend.namespace(input=x, out_backprop=dy)
-    sizes = _sizes(filter_sizes, name="filter_sizes", rank=2)
-    _check_same_batch(("input", "out_backprop"), (tuple(x.shape), tuple(dy.shape)), 2)
-    x, _ = _fold(xp, x, 2)
-    dy, _ = _fold(xp, dy, 2)
-    c_in = _channels(tuple(x.shape), data_format, "input")
-    grouped = _depthwise_grouped_shape(sizes, c_in, data_format, "filter_sizes")
-    dw = _filter_grad(x, grouped, dy, strides, padding, data_format, dilations, extras, rank=2)
-    return xp.reshape(dw, sizes)
+    call = _plan.key("depthwise_filter_grad", (x, dy), (filter_sizes, data_format))
+    plan = _plan.cached(call, _depthwise_filter_grad_plan, x, filter_sizes, dy, data_format)
+    xp = plan.xp
+    dw = _filter_grad(
+        _fold(xp, x, 2), plan.grouped, _fold(xp, dy, 2), strides, padding, data_format,
+        dilations, extras, rank=2,
+    )  # fmt: skip
+    return xp.reshape(dw, plan.sizes)
 
 
 # --- the public functions --------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The one N-d convolution: :func:`conv_general`.
 
 Every public function translates its arguments into a :class:`~xconv._spec.ConvSpec`
-and calls :func:`conv_general`, which
+and runs :func:`conv_general` (in its two halves, below), which
 
 1. permutes the input to the canonical channels-last layout ``(N, *spatial, C)``,
 2. casts to the compute dtype (float16/bfloat16 accumulate in float32),
@@ -16,6 +16,13 @@ and calls :func:`conv_general`, which
 The gradients with respect to the input and the filters are the same convolution
 with other numbers. Only standard ``xp`` operations are used here; library-specific
 work is in :mod:`xconv._backend`.
+
+Each entry point is two halves: a *plan* of everything decided from shapes, dtypes,
+devices and arguments (:func:`plan_general`, :func:`plan_input_grad`,
+:func:`plan_filter_grad`: the algorithm, the compute dtype, the memory check), and its
+run on the data (:func:`run_plan`, :func:`run_input_grad`, :func:`run_filter_grad`),
+which decides what depends on the values (``auto``'s finiteness check). The public
+functions keep the plans of their calls (:mod:`xconv._plan`).
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 from . import _backend, _dask, _workspace
 from ._algorithms import ALGORITHMS, Algorithm
@@ -38,14 +46,22 @@ from ._typing import Array, Namespace
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
+    "GradPlan",
+    "Plan",
     "check_memory",
     "choose_method",
     "compute_dtype",
     "conv_filter_grad",
     "conv_general",
     "conv_input_grad",
+    "plan_filter_grad",
+    "plan_general",
+    "plan_input_grad",
     "prefers_fft",
     "result_dtype",
+    "run_filter_grad",
+    "run_input_grad",
+    "run_plan",
     "select_algorithm",
 ]
 
@@ -121,6 +137,122 @@ def dilate_canonical(x: Array, factors: tuple[int, ...], *, xp: Namespace) -> Ar
     return x
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class Plan:
+    """What :func:`conv_general` decides for one case, before it reads any data.
+
+    Made by :func:`plan_general` from the input's shape, dtype and device, the
+    filters' shape and the arguments, and run on data of that description by
+    :func:`run_plan` (:mod:`xconv._plan` keeps plans for the calls that repeat).
+    """
+
+    xp: Namespace
+    spec: ConvSpec
+    #: The result dtype.
+    dtype: Any
+    w_shape: tuple[int, ...]
+    method: str
+    precision: str | None
+    memory_budget: int | None
+    per_chunk: bool
+    rules: AutoRules
+    algorithm: Algorithm
+    #: The memory budget in bytes (the default where ``memory_budget`` is None).
+    budget: int
+    #: ``run(x, w)``: the pipeline with every decision fixed (staged where that pays).
+    run: Callable[[Array, Array], Array]
+    #: The plans that replace this one for non-finite data (``"non-finite"``) or after
+    #: cuDNN refused the case (``"native refused"``), made the first time they are
+    #: needed (:meth:`instead`).
+    others: dict[str, Plan] = dataclasses.field(default_factory=dict, repr=False)
+
+    def instead(self, reason: Literal["non-finite", "native refused"], x: Array) -> Plan:
+        """The plan that replaces this one for ``reason`` (for input ``x``), made once."""
+        plan = self.others.get(reason)
+        if plan is None:
+            rules = self.rules
+            if reason == "native refused":
+                rules = dataclasses.replace(rules, cupy_native=False)
+            plan = plan_general(
+                x, self.w_shape, self.spec, xp=self.xp, dtype=self.dtype, method=self.method,
+                memory_budget=self.memory_budget, precision=self.precision,
+                per_chunk=self.per_chunk, rules=rules, finite=reason != "non-finite",
+            )  # fmt: skip
+            self.others[reason] = plan
+        return plan
+
+
+def plan_general(
+    x: Array,
+    w_shape: tuple[int, ...],
+    spec: ConvSpec,
+    *,
+    xp: Namespace,
+    dtype: Any,
+    method: str = "auto",
+    memory_budget: int | None = None,
+    precision: str | None = None,
+    per_chunk: bool = True,
+    rules: AutoRules = RULES,
+    x_shape: tuple[int, ...] | None = None,
+    finite: bool = True,
+) -> Plan:
+    """The decisions of :func:`conv_general` for input ``x`` and filters of ``w_shape``.
+
+    Only ``x``'s dtype and device are read, and its shape unless ``x_shape`` gives the
+    shape of the input the plan will run on (one not made yet). ``finite=False`` plans
+    for data with NaN or inf: ``auto`` then chooses among the methods that do not mix
+    values. Raises ``ValueError`` for an explicit ``method`` that does not apply and
+    ``MemoryError`` for work that cannot fit (:func:`~xconv._memory.check_memory`).
+    """
+    shape = tuple(x.shape) if x_shape is None else x_shape
+    cdtype = compute_dtype(xp, dtype, precision)
+    sizes = tuple(shape[i] for i in spec.to_canonical)[1:-1]
+    accelerator = _backend.on_accelerator(xp, x)
+    # In host memory every sample runs alone (:func:`_chunked`): auto chooses for one.
+    batch = shape[spec.to_canonical[0]] if accelerator or not per_chunk else 1
+    if finite:
+        algorithm = select_algorithm(
+            method, xp, spec, cdtype, w_shape, sizes, batch, accelerator, rules=rules
+        )
+    else:  # Keep NaN and inf where a direct sum puts them.
+        name = choose_method(
+            xp, spec, cdtype, w_shape, sizes, finite=False, batch=batch,
+            accelerator=accelerator, rules=rules,
+        )  # fmt: skip
+        algorithm = ALGORITHMS[name]
+    if algorithm.pads_itself and _backend.native_accumulates_half(xp):
+        cdtype = compute_dtype(xp, dtype, "native")  # (cuDNN accumulates halves in float32)
+    budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else int(memory_budget)
+    check_memory(xp, x, w_shape, spec, algorithm, cdtype, dtype, budget, accelerator, shape=shape)
+    run = _backend.staged(xp, _pipeline, algorithm, spec, cdtype, dtype, budget, per_chunk, xp)
+    return Plan(
+        xp, spec, dtype, w_shape, method, precision, memory_budget, per_chunk, rules,
+        algorithm, budget, run,
+    )  # fmt: skip
+
+
+def run_plan(plan: Plan, x: Array, w: Array) -> Array:
+    """Convolve ``x`` with ``w`` as ``plan`` says (arrays of the shapes, dtypes and
+    device it was made for).
+
+    What depends on the data is decided here, on every call: ``auto`` with a method
+    that mixes values checks that the data is finite (after the memory check, which
+    the plan passed: the check reads the data, in bounded slices) and runs the plan
+    for non-finite data where it is not; where cuDNN finds no plan for the case at
+    run time, ``auto`` runs xconv's own methods (their plan is made once and kept).
+    """
+    mixing = plan.method == "auto" and plan.algorithm.mixes_values
+    if mixing and not _backend.all_finite(plan.xp, x, w):
+        plan = plan.instead("non-finite", x)
+    try:
+        return _workspace.call(plan.budget, plan.run, x, w)  # temporaries: the thread's cache
+    except _backend.NativeRefused:
+        if plan.method != "auto" or not plan.rules.cupy_native:
+            raise
+    return run_plan(plan.instead("native refused", x), x, w)
+
+
 def conv_general(
     x: Array,
     w: Array,
@@ -147,42 +279,14 @@ def conv_general(
     same tiles and the same choice of ``auto`` whatever the batch is, so that a
     sample's result is bit for bit the same in any batch (BLAS rounds a row of a
     product differently as the number of rows changes).
+
+    :func:`plan_general` then :func:`run_plan`: the decisions, then the work.
     """
-    cdtype = compute_dtype(xp, dtype, precision)
-    sizes = tuple(x.shape[i] for i in spec.to_canonical)[1:-1]
-    accelerator = _backend.on_accelerator(xp, x)
-    # In host memory every sample runs alone (:func:`_chunked`): auto chooses for one.
-    batch = x.shape[spec.to_canonical[0]] if accelerator or not per_chunk else 1
-    w_shape = tuple(w.shape)
-    algorithm = select_algorithm(
-        method, xp, spec, cdtype, w_shape, sizes, batch, accelerator, rules=rules
-    )
-    if algorithm.pads_itself and _backend.native_accumulates_half(xp):
-        cdtype = compute_dtype(xp, dtype, "native")  # (cuDNN accumulates halves in float32)
-    budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else int(memory_budget)
-    check_memory(xp, x, w_shape, spec, algorithm, cdtype, dtype, budget, accelerator)
-    # Only once the call is known to fit: the check reads the data (in bounded slices).
-    if method == "auto" and algorithm.mixes_values and not _backend.all_finite(xp, x, w):
-        # Keep NaN and inf where a direct sum puts them: choose among the methods that
-        # do not mix values.
-        name = choose_method(
-            xp, spec, cdtype, w_shape, sizes, finite=False, batch=batch,
-            accelerator=accelerator, rules=rules,
-        )  # fmt: skip
-        algorithm = ALGORITHMS[name]
-        check_memory(xp, x, w_shape, spec, algorithm, cdtype, dtype, budget, accelerator)
-    run = _backend.staged(xp, _pipeline, algorithm, spec, cdtype, dtype, budget, per_chunk, xp)
-    try:
-        return _workspace.call(budget, run, x, w)  # temporaries from the thread's cache
-    except _backend.NativeRefused:
-        if method != "auto" or not rules.cupy_native:
-            raise
-    # cuDNN found no plan for this case at run time: auto runs xconv's own methods
-    no_native = dataclasses.replace(rules, cupy_native=False)
-    return conv_general(
-        x, w, spec, xp=xp, dtype=dtype, method=method, memory_budget=memory_budget,
-        precision=precision, per_chunk=per_chunk, rules=no_native,
+    plan = plan_general(
+        x, tuple(w.shape), spec, xp=xp, dtype=dtype, method=method,
+        memory_budget=memory_budget, precision=precision, per_chunk=per_chunk, rules=rules,
     )  # fmt: skip
+    return run_plan(plan, x, w)
 
 
 def _pipeline(
@@ -400,14 +504,92 @@ def _chunked(
     return y if y is not None else xp.concat(parts, axis=axis)
 
 
-def _native_gradient(xp: Namespace, fwd: ConvSpec, options: dict[str, Any]) -> bool:
-    """Whether a gradient of ``fwd`` asks the library's own gradient first (cuDNN's
-    ``dgrad``/``wgrad`` for CuPy): ``method="native"``, or ``auto`` on CuPy arrays
-    when the rules run cuDNN there; zero padding only."""
+@dataclasses.dataclass(frozen=True)
+class GradPlan:
+    """What :func:`conv_input_grad` or :func:`conv_filter_grad` decides for one case.
+
+    ``core`` is the plan of the convolution that computes the gradient; None where
+    the library's own gradient is tried first on every call (cuDNN's, for CuPy with
+    ``method="native"``: the core's plan is made only when cuDNN declines the case)
+    and where the filter gradient has nothing to compute (``empty``).
+    """
+
+    xp: Namespace
+    #: The result dtype.
+    dtype: Any
+    #: The forward convolution.
+    fwd: ConvSpec
+    #: The forward input's spatial sizes (input gradient) or the filters' (filter gradient).
+    sizes: tuple[int, ...]
+    #: The spec of the convolution that computes the gradient.
+    spec: ConvSpec
+    native: bool
+    empty: bool
+    core: Plan | None
+    #: ``method``, ``memory_budget`` and ``precision``, for a core plan made later.
+    options: dict[str, Any]
+
+
+def _tries_native(xp: Namespace, fwd: ConvSpec, dtype: Any, options: dict[str, Any]) -> bool:
+    """Whether the library's own gradient runs first: ``method="native"``, or ``auto``
+    on CuPy arrays when the rules run cuDNN there; zero padding, and a library that
+    has one (:func:`xconv._backend.native_grads`)."""
     method = options.get("method", "auto")
     rules = options.get("rules", RULES)
     on_cupy = method == "auto" and rules.cupy_native and _backend.library(xp) == "cupy"
-    return (method == "native" or on_cupy) and _plain_zero_padding(fwd)
+    return (
+        (method == "native" or on_cupy)
+        and _plain_zero_padding(fwd)
+        and _backend.native_grads(xp, dtype)
+    )
+
+
+def plan_input_grad(
+    dy: Array,
+    w_shape: tuple[int, ...],
+    fwd: ConvSpec,
+    in_sizes: tuple[int, ...],
+    *,
+    xp: Namespace,
+    dtype: Any,
+    dy_shape: tuple[int, ...] | None = None,
+    **options: Any,
+) -> GradPlan:
+    """The decisions of :func:`conv_input_grad` for ``dy`` (of ``dy_shape`` when
+    given) and forward filters of ``w_shape``; ``options`` as :func:`plan_general`'s."""
+    rank, groups = fwd.rank, fwd.groups
+    k_sizes, cg, o = w_shape[:rank], w_shape[-2], w_shape[-1]
+    spec = transpose_spec(fwd, in_sizes, k_sizes)
+    native = _tries_native(xp, fwd, dtype, options)
+    core = None
+    if not native:
+        wt_shape = (*k_sizes, o // groups, groups * cg)
+        core = plan_general(dy, wt_shape, spec, xp=xp, dtype=dtype, x_shape=dy_shape, **options)
+    return GradPlan(xp, dtype, fwd, tuple(in_sizes), spec, native, False, core, options)
+
+
+def run_input_grad(plan: GradPlan, dy: Array, w: Array) -> Array:
+    """The input gradient that ``plan`` describes, of ``dy`` with forward filters ``w``.
+
+    The filter is flipped in space and regrouped to ``(*k, O/g, C)``; the core then
+    runs with input dilation = forward strides (see :func:`xconv._spec.transpose_spec`).
+    """
+    xp = plan.xp
+    if plan.native:
+        dx = _backend.native_input_grad(dy, w, plan.fwd, plan.sizes, xp=xp, dtype=plan.dtype)
+        if dx is not None:  # the library's own gradient (cuDNN's dgrad for CuPy)
+            return dx
+    rank, groups = plan.fwd.rank, plan.fwd.groups
+    k_sizes, cg, o = tuple(w.shape[:rank]), w.shape[-2], w.shape[-1]
+    og = o // groups
+    wt = xp.flip(w, axis=tuple(range(rank))) if rank else w
+    wt = xp.reshape(wt, (*k_sizes, cg, groups, og))
+    wt = xp.permute_dims(wt, (*range(rank), rank + 2, rank + 1, rank))
+    wt = xp.reshape(wt, (*k_sizes, og, groups * cg))
+    core = plan.core
+    if core is None:
+        core = plan_general(dy, tuple(wt.shape), plan.spec, xp=xp, dtype=plan.dtype, **plan.options)
+    return run_plan(core, dy, wt)
 
 
 def conv_input_grad(
@@ -422,26 +604,81 @@ def conv_input_grad(
 ) -> Array:
     """Gradient of the forward convolution ``fwd`` w.r.t. its input (= transposed conv).
 
-    ``dy`` is in the caller's layout; ``w`` is the forward filter ``(*k, C/g, O)``. The
-    filter is flipped in space and regrouped to ``(*k, O/g, C)``; the core then runs
-    with input dilation = forward strides (see :func:`xconv._spec.transpose_spec`).
+    ``dy`` is in the caller's layout; ``w`` is the forward filter ``(*k, C/g, O)``.
     With zero padding, ``method="native"`` (and ``auto`` on CuPy) runs the library's own
     input gradient where it has one (cuDNN's for CuPy,
     :func:`xconv._backend.native_input_grad`).
+    :func:`plan_input_grad` then :func:`run_input_grad`.
     """
-    if _native_gradient(xp, fwd, options):
-        dx = _backend.native_input_grad(dy, w, fwd, in_sizes, xp=xp, dtype=dtype)
-        if dx is not None:  # the library's own gradient (cuDNN's dgrad for CuPy)
-            return dx
+    plan = plan_input_grad(dy, tuple(w.shape), fwd, in_sizes, xp=xp, dtype=dtype, **options)
+    return run_input_grad(plan, dy, w)
+
+
+def plan_filter_grad(
+    x: Array,
+    dy_shape: tuple[int, ...],
+    fwd: ConvSpec,
+    k_sizes: tuple[int, ...],
+    *,
+    xp: Namespace,
+    dtype: Any,
+    x_shape: tuple[int, ...] | None = None,
+    **options: Any,
+) -> GradPlan:
+    """The decisions of :func:`conv_filter_grad` for ``x`` (of ``x_shape`` when given)
+    and an output gradient of ``dy_shape``; ``options`` as :func:`plan_general`'s."""
+    shape = tuple(x.shape) if x_shape is None else x_shape
     rank, groups = fwd.rank, fwd.groups
-    k_sizes, cg, o = tuple(w.shape[:rank]), w.shape[-2], w.shape[-1]
-    og = o // groups
-    wt = xp.flip(w, axis=tuple(range(rank))) if rank else w
-    wt = xp.reshape(wt, (*k_sizes, cg, groups, og))
-    wt = xp.permute_dims(wt, (*range(rank), rank + 2, rank + 1, rank))
-    wt = xp.reshape(wt, (*k_sizes, og, groups * cg))
-    spec = transpose_spec(fwd, in_sizes, k_sizes)
-    return conv_general(dy, wt, spec, xp=xp, dtype=dtype, **options)
+    canon_x = tuple(shape[i] for i in fwd.to_canonical)
+    canon_dy = tuple(dy_shape[i] for i in fwd.to_canonical)
+    n, in_sizes, c = canon_x[0], canon_x[1:-1], canon_x[-1]
+    spec = filter_grad_spec(fwd, in_sizes, k_sizes)
+    native = _tries_native(xp, fwd, dtype, options)
+    empty = n == 0 or 0 in canon_dy[1:-1]
+    core = None
+    if not native and not empty:
+        xs_shape = (c // groups, *in_sizes, groups * n)
+        kernel_shape = (*canon_dy[1 : rank + 1], n, canon_dy[-1])
+        core = plan_general(
+            x, kernel_shape, spec, xp=xp, dtype=dtype, per_chunk=False, x_shape=xs_shape,
+            **options,
+        )  # fmt: skip
+    return GradPlan(xp, dtype, fwd, tuple(k_sizes), spec, native, empty, core, options)
+
+
+def run_filter_grad(plan: GradPlan, x: Array, dy: Array) -> Array:
+    """The filter gradient that ``plan`` describes, of input ``x`` and output gradient ``dy``.
+
+    The input becomes ``(C/g, *S, g * N)`` (batch and channels swapped, groups moved
+    into the channel axis) and the output gradient ``(*m, N, O)`` becomes the kernel:
+    a grouped convolution with stride = forward dilation and dilation = forward stride
+    (see :func:`xconv._spec.filter_grad_spec`).
+    """
+    xp, fwd, k_sizes = plan.xp, plan.fwd, plan.sizes
+    if plan.native:
+        dw = _backend.native_filter_grad(x, dy, fwd, k_sizes, xp=xp, dtype=plan.dtype)
+        if dw is not None:  # the library's own gradient (cuDNN's wgrad for CuPy)
+            return dw
+    rank, groups = fwd.rank, fwd.groups
+    if fwd.channels_first:
+        x = xp.permute_dims(x, fwd.to_canonical)
+        dy = xp.permute_dims(dy, fwd.to_canonical)
+    n, in_sizes, c = x.shape[0], tuple(x.shape[1:-1]), x.shape[-1]
+    cg, o = c // groups, dy.shape[-1]
+    if plan.empty:
+        return xp.zeros((*k_sizes, cg, o), dtype=plan.dtype, device=_backend.device(x))
+    xs = xp.reshape(x, (n, *in_sizes, groups, cg))
+    xs = xp.permute_dims(xs, (rank + 2, *range(1, rank + 1), rank + 1, 0))
+    xs = xp.reshape(xs, (cg, *in_sizes, groups * n))
+    kernel = xp.permute_dims(dy, (*range(1, rank + 1), 0, rank + 1))
+    core = plan.core
+    if core is None:
+        core = plan_general(
+            xs, tuple(kernel.shape), plan.spec, xp=xp, dtype=plan.dtype, per_chunk=False,
+            **plan.options,
+        )  # fmt: skip
+    g = run_plan(core, xs, kernel)  # (Cg, *k, O)
+    return xp.permute_dims(g, (*range(1, rank + 1), 0, rank + 1))
 
 
 def conv_filter_grad(
@@ -456,30 +693,9 @@ def conv_filter_grad(
 ) -> Array:
     """Gradient of the forward convolution ``fwd`` w.r.t. its filter, ``(*k, C/g, O)``.
 
-    The input becomes ``(C/g, *S, g * N)`` (batch and channels swapped, groups moved
-    into the channel axis) and the output gradient ``(*m, N, O)`` becomes the kernel:
-    a grouped convolution with stride = forward dilation and dilation = forward stride
-    (see :func:`xconv._spec.filter_grad_spec`). With zero padding, ``method="native"``
-    (and ``auto`` on CuPy) runs the library's own filter gradient where it has one
-    (cuDNN's for CuPy).
+    With zero padding, ``method="native"`` (and ``auto`` on CuPy) runs the library's own
+    filter gradient where it has one (cuDNN's for CuPy). :func:`plan_filter_grad` then
+    :func:`run_filter_grad`.
     """
-    if _native_gradient(xp, fwd, options):
-        dw = _backend.native_filter_grad(x, dy, fwd, k_sizes, xp=xp, dtype=dtype)
-        if dw is not None:  # the library's own gradient (cuDNN's wgrad for CuPy)
-            return dw
-    rank, groups = fwd.rank, fwd.groups
-    if fwd.channels_first:
-        x = xp.permute_dims(x, fwd.to_canonical)
-        dy = xp.permute_dims(dy, fwd.to_canonical)
-    n, in_sizes, c = x.shape[0], tuple(x.shape[1:-1]), x.shape[-1]
-    cg, o = c // groups, dy.shape[-1]
-    if n == 0 or 0 in dy.shape[1:-1]:
-        return xp.zeros((*k_sizes, cg, o), dtype=dtype, device=_backend.device(x))
-    xs = xp.reshape(x, (n, *in_sizes, groups, cg))
-    xs = xp.permute_dims(xs, (rank + 2, *range(1, rank + 1), rank + 1, 0))
-    xs = xp.reshape(xs, (cg, *in_sizes, groups * n))
-    kernel = xp.permute_dims(dy, (*range(1, rank + 1), 0, rank + 1))
-    spec = filter_grad_spec(fwd, in_sizes, k_sizes)
-    g = conv_general(xs, kernel, spec, xp=xp, dtype=dtype, per_chunk=False, **options)
-    # g is (Cg, *k, O)
-    return xp.permute_dims(g, (*range(1, rank + 1), 0, rank + 1))
+    plan = plan_filter_grad(x, tuple(dy.shape), fwd, k_sizes, xp=xp, dtype=dtype, **options)
+    return run_filter_grad(plan, x, dy)

@@ -42,6 +42,8 @@ def check_memory(
     dtype: Any,
     budget: int,
     accelerator: bool,
+    *,
+    shape: tuple[int, ...] | None = None,
 ) -> None:
     """Raise ``MemoryError`` before any work when the call cannot fit in memory.
 
@@ -50,12 +52,15 @@ def check_memory(
     it), against the memory of the array's device (:func:`xconv._backend.memory_limit`;
     no check where that is unknown, e.g. Dask, which computes block by block).
     ``accelerator``: the arrays live on a GPU (:func:`xconv._backend.on_accelerator`,
-    asked once by :func:`xconv._core.conv_general`), where the temporaries are sized for it.
+    asked once by :func:`xconv._core.plan_general`), where the temporaries are sized for it.
+    ``shape``: the shape of the input the call will run on, when that is not ``x``'s
+    (only ``x``'s dtype and device are read then).
     """
     limit = _backend.memory_limit(xp, x)
     if limit is None:
         return
-    canonical = tuple(x.shape[i] for i in spec.to_canonical)
+    x_shape = tuple(x.shape) if shape is None else shape
+    canonical = tuple(x_shape[i] for i in spec.to_canonical)
     n, sizes, c = canonical[0], canonical[1:-1], canonical[-1]
     out_shape = (n, *spec.output_sizes(sizes, w_shape[: spec.rank]), w_shape[-1])
     padded_shape = (

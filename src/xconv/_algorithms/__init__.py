@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .. import _backend, _workspace
+from .. import _backend, _plan, _workspace
 from .._spec import ConvSpec
 from .._typing import Array, Namespace
 from . import einsum as _einsum
@@ -165,8 +165,10 @@ def tuning(
 
 
 def _clear_plans() -> None:
-    """Drop the plans cached under a tuning (gemm's tiles, FFT's block lengths, and the
-    programs JAX compiled with them)."""
+    """Drop the plans cached under a tuning (gemm's tiles, FFT's block lengths, the
+    programs JAX compiled with them, and the public functions' plans of calls,
+    :mod:`xconv._plan`, which hold those programs and memory checks made with them)."""
+    _plan.clear()
     _gemm.plan_tiles.cache_clear()
     _fft.axis_plan.cache_clear()
     _backend.staging.jax_jit.cache_clear()

@@ -20,7 +20,7 @@ standard operations only, one module per concern:
 - :mod:`~xconv._backend.native` — ``method="native"``: torch's and JAX's own
   convolutions, and cuDNN's for CuPy (:func:`native_conv`, :func:`native_pads`,
   :func:`native_unsupported`; cuDNN's gradients :func:`native_input_grad`,
-  :func:`native_filter_grad`);
+  :func:`native_filter_grad`, and where they may run, :func:`native_grads`);
 - :mod:`~xconv._backend.cudnn` — cuDNN's convolutions for CuPy arrays through
   cudnn-frontend's graph API (imports neither library until it runs one);
 - :mod:`~xconv._backend.inplace` — :func:`supports_inplace`, :func:`copy_into`, :func:`add_into`,
@@ -80,6 +80,7 @@ from .native import (
     native_batch_invariant,
     native_conv,
     native_filter_grad,
+    native_grads,
     native_input_grad,
     native_pads,
     native_unsupported,
@@ -135,6 +136,7 @@ __all__ = [
     "native_batch_invariant",
     "native_conv",
     "native_filter_grad",
+    "native_grads",
     "native_input_grad",
     "native_pads",
     "native_unsupported",

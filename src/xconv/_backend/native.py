@@ -22,6 +22,7 @@ __all__ = [
     "native_batch_invariant",
     "native_conv",
     "native_filter_grad",
+    "native_grads",
     "native_input_grad",
     "native_pads",
     "native_unsupported",
@@ -223,6 +224,13 @@ def _cupy_grad_dtype(xp: Namespace, dtype: Any) -> str | None:
         return None
     name = cudnn.dtype_name(dtype)
     return name if name in cudnn.COMPUTE_DTYPES else None
+
+
+def native_grads(xp: Namespace, dtype: Any) -> bool:
+    """Whether :func:`native_input_grad` and :func:`native_filter_grad` may run for
+    arrays of ``xp`` with result ``dtype``: CuPy's with cuDNN, of a dtype it takes.
+    Elsewhere they return None at once."""
+    return _cupy_grad_dtype(xp, dtype) is not None
 
 
 def native_input_grad(
