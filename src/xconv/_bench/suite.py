@@ -651,7 +651,12 @@ def plot_ratios(results: dict[str, Any], path: Path) -> bool:
                 keys.append(r["key"])
     if not cases or not keys:
         return False
-    fixed = {"torch": "#ee4c2c", "jax": "#5e97f6", "naive loop": "#9e9e9e"}
+    fixed = {
+        "torch": "#ee4c2c",
+        "jax": "#5e97f6",
+        "naive loop": "#9e9e9e",
+        "numpy passes": "#2ca02c",
+    }
     xconv_keys = [k for k in keys if k.startswith("xconv")]
     cmap = plt.get_cmap("viridis")
     scipy_shades = iter(["#8c564b", "#c49c94", "#e7cb94", "#bd9e39"])
