@@ -400,19 +400,19 @@ def test_threads_share_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     errors: list[BaseException] = []
     start = threading.Barrier(6)
 
-    def work(seed: int) -> None:
-        order = np.random.default_rng(seed).integers(0, len(cases), 60)
+    def work(which: int) -> None:
+        order = np.random.default_rng(which).integers(0, len(cases), 60)
         start.wait()
         try:
             for n, i in enumerate(order):
                 x, w, s = cases[i]
                 np.testing.assert_array_equal(xconv.conv2d(x, w, s, "SAME"), expected[i])
-                if seed == 0 and n % 7 == 0:
+                if which == 0 and n % 7 == 0:
                     _plan.clear()
         except BaseException as exc:  # reported below, from the test's thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(6)]
+    threads = [threading.Thread(target=work, args=(which,)) for which in range(6)]
     for t in threads:
         t.start()
     for t in threads:
