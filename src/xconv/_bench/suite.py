@@ -332,6 +332,7 @@ def run_suite(
             "peers": list(peers),
             "other_methods": list(other_methods),
             "pause_s": timer.pause,
+            "warm_s": timing.WARM_S,
             "slow_s": timing.SLOW_S,
             "block_target_s": timer.block_target_s,
             "max_inner": timing.MAX_INNER,
@@ -580,7 +581,10 @@ def format_markdown(results: dict[str, Any]) -> str:
         f"Versions: {versions}.",
         "",
         f"Protocol: {s['blocks']} block(s), order alternating, {s['pause_s']} s pause "
-        "between libraries, median over blocks of the median inside a block; a candidate "
+        f"between libraries; each block opens with {s.get('warm_s', 0):g} s of untimed "
+        "calls of the candidate (at least one; none for one whose first call took over "
+        f"{5 * s.get('warm_s', 0):g} s), then times its calls: median over blocks of the "
+        "median inside a block; a candidate "
         f"whose first call takes more than {s['slow_s']} s is called once (that call is "
         "its time; memory not measured); in large cases a candidate estimated at more than "
         f"{PROBE_LIMIT_S:g} s per call is timed on a slice and extrapolated, like the naive "

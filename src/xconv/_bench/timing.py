@@ -62,6 +62,11 @@ SLOW_S = 2.5
 BLOCK_TARGET_S = 0.25
 #: Most calls of one candidate per block.
 MAX_INNER = 5
+#: Untimed calls open each block until this much time has passed (see :func:`warm_up`):
+#: the calls right after a pause, or after another candidate's
+#: multithreaded BLAS call, run up to 1.6x slower for about this long on these machines,
+#: and a block of a few short calls would otherwise time that transient, not the loop.
+WARM_S = 0.1
 #: First calls (after a reset) measured per candidate; their median is reported.
 FIRST_CALL_REPEATS = 3
 #: A busy process of :func:`busy_processes` stops by itself after this many seconds.
@@ -240,6 +245,19 @@ class Timed:
         return statistics.median(self.faults) if self.faults else None
 
 
+def warm_up(run: Callable[[], Any], first_call_s: float, warm_s: float = WARM_S) -> int:
+    """Call ``run`` untimed until ``warm_s`` has passed (at least once), so that a block
+    times calls in the middle of a loop; none for a candidate whose first call took over
+    ``5 * warm_s`` (the transient is a small part of its call). Returns the calls made."""
+    if first_call_s > 5 * warm_s:
+        return 0
+    n, t0 = 0, time.perf_counter()
+    while n == 0 or time.perf_counter() - t0 < warm_s:
+        run()
+        n += 1
+    return n
+
+
 class Timer:
     """Times candidates in alternating blocks with pauses between libraries."""
 
@@ -280,6 +298,7 @@ class Timer:
                         t.blocks.append([t.first_call_s])
                     continue
                 self.rest(t.library)
+                warm_up(t.run, t.first_call_s)
                 times = []
                 gc_was_enabled = gc.isenabled()
                 gc.disable()  # as timeit does
