@@ -254,3 +254,28 @@ def test_float32_rows_do_not_depend_on_batch(
     assert whole.dtype == np.float32
     assert np.array_equal(whole[0:3], first3), "rows 0-2 change with the batch size"
     assert np.array_equal(whole[1:2], row1), "row 1 alone differs from row 1 in the batch"
+
+
+def test_row_chunked_samples_write_into_the_result() -> None:
+    """A batch whose samples each need output-row chunks (Winograd 3x3x3 beyond one
+    sample's temporaries cap) writes every chunk straight into the one result: its
+    peak traced memory stays under twice the input + output (the memory rule), and
+    under the peak of the same call with a separate result per sample (the whole-batch
+    padded copy, one sample's chunk temporaries per thread and the output; a result of
+    its own per sample would add half a sample's input + output per thread)."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 16, 56, 56, 32)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 32, 32)).astype(np.float32)
+    io = 2 * x.nbytes
+    xconv.conv3d(x, w, 1, "SAME", method="winograd")
+    xconv.clear_workspace()  # the temporaries are allocated inside the traced call
+    tracemalloc.start()
+    try:
+        out = xconv.conv3d(x, w, 1, "SAME", method="winograd")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    temporaries = peak - out.nbytes
+    assert temporaries <= 2 * io, temporaries / io
+    gemm = xconv.conv3d(x, w, 1, "SAME", method="gemm")
+    np.testing.assert_allclose(out, gemm, rtol=1e-4, atol=1e-3)

@@ -432,13 +432,17 @@ def _chunked(
     cap: int | None = None,
     prepared: dict[str, Any] | None = None,
     per_sample: bool = False,
+    into: Array | None = None,
 ) -> Array:
     """Run ``algorithm`` on batch chunks, then output-row chunks, to bound temporaries.
 
     With ``per_sample`` (the leading axis is a batch of samples), in host memory,
-    each sample runs alone (:func:`xconv._backend.map_samples`), its output-row chunks
-    sized for one sample: every product then has the same shapes whatever the batch
-    is, so each sample's result is the same bits in any batch.
+    each sample runs alone, its output-row chunks sized for one sample: every product
+    then has the same shapes whatever the batch is, so each sample's result is the same
+    bits in any batch. Where the library writes in place, each sample (on one of
+    :func:`_sample_threads`'s threads) writes its rows ``into`` its slice of one
+    result, with no result of its own; elsewhere :func:`xconv._backend.map_samples`
+    joins the samples' results.
 
     The algorithm's temporaries (its ``workspace_bytes``) stay under
     ``min(budget, in + out bytes)``: the memory budget, and never more than the
@@ -460,13 +464,23 @@ def _chunked(
     dev = _backend.device(x)
     if n == 0 or 0 in out or o == 0:  # nothing to compute: no algorithm runs
         return _zeros((n, *out, o), x, xp=xp)
+    inplace = _backend.supports_inplace(xp, x, w)
     if per_sample and n > 1 and not _backend.on_accelerator(xp, x):
         once = algorithm.prepare(w, spec, xp) if prepared is None else prepared
         one = functools.partial(_chunked, algorithm, spec, budget, w=w, xp=xp, prepared=once)
         work = math.prod(out) * math.prod(w.shape)  # a sample's multiply-adds
         threads = _sample_threads(algorithm, xp, work, depthwise=w.shape[-2] == 1)
+        if not inplace:
+            return _backend.map_samples(_workspace.carried(one), x, xp=xp)
+        y = xp.empty((n, *out, o), dtype=x.dtype, device=dev)
+
         # each thread's temporaries come from its own workspace, as the caller's would
-        return _backend.map_samples(_workspace.carried(one), x, xp=xp, threads=threads)
+        @_workspace.carried
+        def sample(i: int) -> Array:
+            return one(x[i : i + 1, ...], into=y[i : i + 1, ...])
+
+        _backend.parallel_map(sample, n, threads)
+        return y
     itemsize = itemsize_of(xp, x.dtype)
     need = algorithm.workspace_bytes(
         tuple(x.shape), tuple(w.shape), spec, itemsize, accelerator=_backend.on_accelerator(xp, x)
@@ -475,25 +489,36 @@ def _chunked(
         cap = temporaries_cap(budget, itemsize, tuple(x.shape), (n, *out, o))
     if prepared is None:
         prepared = algorithm.prepare(w, spec, xp) if need > cap else {}
-    if need <= cap:
-        return algorithm(x, w, spec, xp=xp, **prepared)
     k, s, d = w.shape[0], spec.strides[0], spec.dilations[0]
-    if n > 1:
-        step, size, axis = max(1, n * cap // need), n, 0
-    else:  # one image: chunks of output rows along the first spatial axis
-        step, size, axis = max(1, out[0] * cap // need), out[0], 1
-        if size <= 1:
-            return algorithm(x, w, spec, xp=xp, **prepared)
+    size, axis = (n, 0) if n > 1 else (out[0], 1)  # one image: chunks of output rows
+    if need <= cap or size <= 1:
+        whole = algorithm(x, w, spec, xp=xp, **prepared)
+        if into is None:
+            return whole
+        _backend.copy_into(into, whole, xp=xp)
+        return into
+    step = max(1, size * cap // need)
+    if axis == 1:
         step = algorithm.row_multiple * max(1, step // algorithm.row_multiple)
-    inplace = _backend.supports_inplace(xp, x, w)
-    y = xp.empty((n, *out, o), dtype=x.dtype, device=dev) if inplace else None
+    y = into if into is not None else xp.empty((n, *out, o), dtype=x.dtype, device=dev)
+    y = y if inplace else None
     parts = []
     for i in range(0, size, step):
         j = min(i + step, size)
         if axis == 0:  # an image may still need row chunks
             part = _chunked(
-                algorithm, spec, budget, x[i:j, ...], w, xp=xp, cap=cap, prepared=prepared
+                algorithm,
+                spec,
+                budget,
+                x[i:j, ...],
+                w,
+                xp=xp,
+                cap=cap,
+                prepared=prepared,
+                into=None if y is None else y[i:j, ...],
             )
+            if y is not None:
+                continue  # written in place
         else:
             rows = x[:, i * s : (j - 1) * s + (k - 1) * d + 1, ...]
             part = algorithm(rows, w, spec, xp=xp, **prepared)
