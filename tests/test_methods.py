@@ -312,8 +312,35 @@ def test_strided_rows(
     case = geometry(
         1, n=3, in_sizes=(length,), c=3, cg=3, o=4, k=k, strides=stride, padding=padding
     )
-    with tuning(gemm=gemm.Tuning(rows_panel_bytes=panel, rows_waste=waste)):
+    tuned = gemm.Tuning(rows_panel_bytes=panel, rows_waste=waste, min_strided_rows=0)
+    with tuning(gemm=tuned):
         run_method(xp, device, rng, case, "gemm")
+
+
+@pytest.mark.parametrize(("rows", "strided"), [(0, True), (512, False)])
+def test_strided_rows_only_for_tall_products(
+    monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator, rows: int, strided: bool
+) -> None:
+    """1-d gemm reads the windows in place only where each residue class of an image
+    has ``min_strided_rows`` output rows (here 13 // ceil(5 / 2) = 4); shorter ones
+    go through the copied patch matrix, with the same result."""
+    calls: list[int] = []
+    real = gemm._strided_rows
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gemm, "_strided_rows", spy)
+    x = rng.standard_normal((2, 30, 3))
+    w = rng.standard_normal((5, 3, 4))
+    expected = geometry(
+        1, n=2, in_sizes=(30,), c=3, cg=3, o=4, k=5, strides=2, padding="VALID"
+    ).reference(x, w)
+    with tuning(gemm=gemm.Tuning(min_strided_rows=rows)):
+        out = xconv.conv1d(x, w, 2, "VALID", method="gemm")
+    assert bool(calls) is strided
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_noncontiguous_numpy(rng: np.random.Generator) -> None:

@@ -63,6 +63,13 @@ class Tuning:
     #: MiB ran 0.49-0.77x the time of a copied patch matrix, alternating in one process,
     #: 8x4000x64 k=3, 8x16000x1 k=80/4, 8x4000x128 k=3, 8x4000x32 k=5, 8x8000x64 k=7/2).
     rows_panel_bytes: int = 2**20
+    #: Fewest output rows of one image per residue class (``out // ceil(k / s)``) for
+    #: :func:`_strided_rows`; below it the products are too small (each a Python step
+    #: and a BLAS call) and the copied patch matrix wins: 8x16000x1 k=80/4 (199 rows per
+    #: class) ran 3.75 ms with the patch matrix against 10.4 strided, samples on threads;
+    #: 8x4000x64 k=3 (1333), 8x4000x32 k=5 (800), 8x8000x64 k=7/2 (999) ran 1.02-1.16x
+    #: the strided time with it.
+    min_strided_rows: int = 512
     #: Largest fraction of output rows the batch seen as one signal may add (then cropped).
     rows_waste: float = 0.25
 
@@ -169,6 +176,7 @@ def run(x: Array, w: Array, spec: ConvSpec, *, xp: Namespace) -> Array:
         and rank == 1
         and groups == 1
         and spec.dilations == (1,)
+        and out[0] // -(-k_sizes[0] // spec.strides[0]) >= TUNING.min_strided_rows
         and _backend.is_dense(xp, x)
         and not accelerator
     ):
