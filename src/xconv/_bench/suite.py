@@ -581,7 +581,7 @@ def format_markdown(results: dict[str, Any]) -> str:
         f"Versions: {versions}.",
         "",
         f"Protocol: {s['blocks']} block(s), order alternating, {s['pause_s']} s pause "
-        f"between libraries; each block opens with {s.get('warm_s', 0):g} s of untimed "
+        f"before each candidate's block; each block opens with {s.get('warm_s', 0):g} s of untimed "
         "calls of the candidate (at least one; none for one whose first call took over "
         f"{5 * s.get('warm_s', 0):g} s), then times its calls: median over blocks of the "
         "median inside a block; a candidate "

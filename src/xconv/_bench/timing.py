@@ -259,13 +259,13 @@ def warm_up(run: Callable[[], Any], first_call_s: float, warm_s: float = WARM_S)
 
 
 class Timer:
-    """Times candidates in alternating blocks with pauses between libraries."""
+    """Times candidates in alternating blocks with pauses between candidates."""
 
     def __init__(
         self,
         blocks: int = 3,
         pause: float = 0.2,
-        short_pause: float = 0.02,
+        short_pause: float = 0.2,
         block_target_s: float = BLOCK_TARGET_S,
     ) -> None:
         self.n_blocks = blocks
@@ -275,7 +275,9 @@ class Timer:
         self._last_library: str | None = None
 
     def rest(self, library: str) -> None:
-        """Sleep long when switching library (OpenBLAS threads spin), briefly otherwise."""
+        """Sleep before a candidate's calls: OpenBLAS's threads spin for about 0.1 s after a
+        multithreaded call, and xconv's methods (one library) use them too, so the same
+        pause (``short_pause``) separates candidates of one library by default."""
         time.sleep(self.pause if library != self._last_library else self.short_pause)
         self._last_library = library
 
