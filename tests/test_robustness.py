@@ -279,3 +279,31 @@ def test_row_chunked_samples_write_into_the_result() -> None:
     assert temporaries <= 2 * io, temporaries / io
     gemm = xconv.conv3d(x, w, 1, "SAME", method="gemm")
     np.testing.assert_allclose(out, gemm, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("name", ["conv2d-3x3-dense", "conv2d_transpose-3x3-stride-2"])
+def test_samples_cut_into_row_pieces(
+    monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator, name: str, method: str
+) -> None:
+    """A sample whose products are too large for one BLAS thread is cut into pieces of
+    output rows that run on host threads (here with the threshold lowered so that these
+    small arrays are cut): the pieces depend on the sample alone, so a row is the same
+    bits in any batch and with one thread or several, and the result is right."""
+    monkeypatch.setattr(_backend, "BLAS_SMALL_WORK", 2**12)
+    x_shape, w_shape, call = BATCHED[name]
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal(w_shape).astype(np.float32)
+    try:
+        whole = call(x, w, method)
+    except ValueError as exc:
+        if method in REQUIRED or "does not apply" not in str(exc):
+            raise
+        pytest.skip(f"method={method!r} does not apply: {exc}")
+    assert np.array_equal(whole[0:3], call(x[0:3], w, method)), "rows 0-2 change with the batch"
+    assert np.array_equal(whole[1:2], call(x[1:2], w, method)), "row 1 alone differs"
+    monkeypatch.setenv("XCONV_NUM_THREADS", "1")
+    assert np.array_equal(whole, call(x, w, method)), "one thread gives other bits"
+    monkeypatch.undo()
+    expected = call(x.astype(np.float64), w.astype(np.float64), "gemm")
+    np.testing.assert_allclose(whole, expected, rtol=2e-4, atol=2e-4)

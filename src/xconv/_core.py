@@ -421,6 +421,28 @@ def _sample_threads(algorithm: Algorithm, xp: Namespace, work: int, depthwise: b
     return _backend.sample_threads(xp, work)
 
 
+def _piece_rows(algorithm: Algorithm, xp: Namespace, work: int, depthwise: bool, rows: int) -> int:
+    """Output rows (first spatial axis) of each piece one sample of ``work``
+    multiply-adds is cut into: all ``rows`` where its products are small enough for
+    one BLAS thread, or where the samples do not run on xconv's threads (another
+    library, a library's own convolution, a depthwise method that threads itself);
+    else pieces of at most ``BLAS_SMALL_WORK / 2`` multiply-adds (rounded up to the
+    algorithm's ``row_multiple``), which :func:`_chunked` runs on host threads, each on
+    one BLAS thread. Fixed by the sample's shapes alone: the pieces, and with them the
+    bits, are the same whatever the batch and however many threads run them."""
+    if (
+        work < _backend.BLAS_SMALL_WORK
+        or rows <= 1
+        or not _backend.capabilities(xp).host_threads
+        or algorithm.pads_itself
+        or (algorithm.host_threaded and depthwise)
+    ):
+        return rows
+    pieces = min(rows, -(-2 * work // _backend.BLAS_SMALL_WORK))
+    step = -(-rows // pieces)
+    return min(rows, algorithm.row_multiple * -(-step // algorithm.row_multiple))
+
+
 def _chunked(
     algorithm: Algorithm,
     spec: ConvSpec,
@@ -465,21 +487,39 @@ def _chunked(
     if n == 0 or 0 in out or o == 0:  # nothing to compute: no algorithm runs
         return _zeros((n, *out, o), x, xp=xp)
     inplace = _backend.supports_inplace(xp, x, w)
-    if per_sample and n > 1 and not _backend.on_accelerator(xp, x):
+    work = math.prod(out) * math.prod(w.shape)  # a sample's multiply-adds
+    depthwise = w.shape[-2] == 1
+    host = per_sample and not _backend.on_accelerator(xp, x)
+    step = _piece_rows(algorithm, xp, work, depthwise, out[0]) if host and inplace else out[0]
+    if host and (n > 1 or step < out[0]):
         once = algorithm.prepare(w, spec, xp) if prepared is None else prepared
         one = functools.partial(_chunked, algorithm, spec, budget, w=w, xp=xp, prepared=once)
-        work = math.prod(out) * math.prod(w.shape)  # a sample's multiply-adds
-        threads = _sample_threads(algorithm, xp, work, depthwise=w.shape[-2] == 1)
         if not inplace:
             return _backend.map_samples(_workspace.carried(one), x, xp=xp)
         y = xp.empty((n, *out, o), dtype=x.dtype, device=dev)
+        k, s, d = w.shape[0], spec.strides[0], spec.dilations[0]
+        jobs = [(i, r, min(r + step, out[0])) for i in range(n) for r in range(0, out[0], step)]
+        if len(jobs) > n:  # pieces of rows, each a small enough product for one BLAS thread
+            threads = _sample_threads(algorithm, xp, 0, depthwise)
+            # as many at once as the temporaries cap of one sample holds (at least one)
+            itemsize = itemsize_of(xp, x.dtype)
+            piece = (1, (step - 1) * s + (k - 1) * d + 1, *x.shape[2:])
+            need = algorithm.workspace_bytes(piece, tuple(w.shape), spec, itemsize)
+            sample_cap = temporaries_cap(budget, itemsize, (1, *x.shape[1:]), (1, *out, o))
+            threads = max(1, min(threads, sample_cap // max(need, 1)))
+        else:
+            threads = _sample_threads(algorithm, xp, work, depthwise)
 
         # each thread's temporaries come from its own workspace, as the caller's would
         @_workspace.carried
-        def sample(i: int) -> Array:
-            return one(x[i : i + 1, ...], into=y[i : i + 1, ...])
+        def job(t: int) -> Array:
+            i, r0, r1 = jobs[t]
+            if r1 - r0 == out[0]:  # the whole sample, as a batch of one runs it
+                return one(x[i : i + 1, ...], into=y[i : i + 1, ...])
+            rows = x[i : i + 1, r0 * s : (r1 - 1) * s + (k - 1) * d + 1, ...]
+            return one(rows, into=y[i : i + 1, r0:r1, ...])
 
-        _backend.parallel_map(sample, n, threads)
+        _backend.parallel_map(job, len(jobs), threads)
         return y
     itemsize = itemsize_of(xp, x.dtype)
     need = algorithm.workspace_bytes(
