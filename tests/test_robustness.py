@@ -307,3 +307,21 @@ def test_samples_cut_into_row_pieces(
     monkeypatch.undo()
     expected = call(x.astype(np.float64), w.astype(np.float64), "gemm")
     np.testing.assert_allclose(whole, expected, rtol=2e-4, atol=2e-4)
+
+
+def test_row_pieces_only_for_row_products() -> None:
+    """The FFT transforms whole samples and a library's own convolution pads itself:
+    neither is cut into row pieces, however large; a dense product is, into pieces of a
+    multiple of the method's row multiple."""
+    from xconv._algorithms import ALGORITHMS
+    from xconv._core import _piece_rows
+
+    big = 2**40
+    assert _piece_rows(ALGORITHMS["fft"], np, big, False, 64) == 64
+    assert _piece_rows(ALGORITHMS["native"], np, big, False, 64) == 64
+    assert _piece_rows(ALGORITHMS["gemm"], np, big, False, 64) == 1
+    assert _piece_rows(ALGORITHMS["gemm"], np, 2**20, False, 64) == 64  # small: whole
+    assert _piece_rows(ALGORITHMS["winograd"], np, big, False, 64) == 4
+    assert _piece_rows(ALGORITHMS["shift"], np, big, True, 64) == 64  # threads itself
+    xp = array_api_compat.array_namespace(np.ones(1))
+    assert _piece_rows(ALGORITHMS["gemm"], xp, 5 * _backend.BLAS_SMALL_WORK, False, 64) == 7

@@ -425,7 +425,8 @@ def _piece_rows(algorithm: Algorithm, xp: Namespace, work: int, depthwise: bool,
     """Output rows (first spatial axis) of each piece one sample of ``work``
     multiply-adds is cut into: all ``rows`` where its products are small enough for
     one BLAS thread, or where the samples do not run on xconv's threads (another
-    library, a library's own convolution, a depthwise method that threads itself);
+    library, a library's own convolution, a depthwise method that threads itself, the
+    FFT: ``Algorithm.row_pieces``);
     else pieces of at most ``BLAS_SMALL_WORK / 2`` multiply-adds (rounded up to the
     algorithm's ``row_multiple``), which :func:`_chunked` runs on host threads, each on
     one BLAS thread. Fixed by the sample's shapes alone: the pieces, and with them the
@@ -434,6 +435,7 @@ def _piece_rows(algorithm: Algorithm, xp: Namespace, work: int, depthwise: bool,
         work < _backend.BLAS_SMALL_WORK
         or rows <= 1
         or not _backend.capabilities(xp).host_threads
+        or not algorithm.row_pieces
         or algorithm.pads_itself
         or (algorithm.host_threaded and depthwise)
     ):

@@ -70,6 +70,11 @@ class Algorithm:
     #: Runs depthwise filters (``C/g == 1``) on host threads
     #: (:func:`xconv._backend.host_threads`): the core copies the padded input on them too.
     host_threaded: bool = False
+    #: Its work is matrix products whose size follows the output rows, so a sample too
+    #: large for one BLAS thread may run as pieces of rows on host threads
+    #: (``xconv._core._piece_rows``). Not the FFT: its transforms span the whole sample
+    #: (each piece would transform its halo again, and smaller transforms gain nothing).
+    row_pieces: bool = True
 
     def __call__(
         self, x: Array, w: Array, spec: ConvSpec, *, xp: Namespace, **prepared: Any
@@ -112,7 +117,9 @@ ALGORITHMS: dict[str, Algorithm] = {
         row_multiple=4,
         mixes_values=True,
     ),
-    "fft": Algorithm("fft", _fft.run, _fft.workspace_bytes, _fft.why_not, mixes_values=True),
+    "fft": Algorithm(
+        "fft", _fft.run, _fft.workspace_bytes, _fft.why_not, mixes_values=True, row_pieces=False
+    ),
     # The caller's library's own convolution (torch, jax); it manages its own memory.
     "native": Algorithm(
         "native", _backend.native_conv, _no_workspace, _native_why_not, pads_itself=True
