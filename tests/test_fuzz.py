@@ -557,8 +557,10 @@ JIT_TARGETS = [t for t in TARGETS if t.name in JIT_NAMES]
 
 #: Wrong values tried for every static argument under ``jax.jit``: a fixed list, not
 #: drawn. The drawn version failed once in CI with hypothesis' FlakyStrategyDefinition
-#: on an xdist worker (not reproduced alone: 300 examples passed); the cause is not
-#: known, and a deterministic list checks the same thing.
+#: on an xdist worker (not reproduced alone: 300 examples passed); the same error came
+#: later from examples the parametrized fuzz test saved in hypothesis' database, which
+#: the test profile no longer keeps (``tests/conftest.py``). A fixed list checks the
+#: same thing.
 JIT_BAD_VALUES: tuple[Any, ...] = ("?", -3, 2.5, None, (), [1.5])
 
 
