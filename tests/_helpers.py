@@ -365,7 +365,7 @@ def conv_cases(
     draw: st.DrawFn, *, winograd: st.SearchStrategy[bool] | None = None
 ) -> tuple[Case, dict[str, Any]]:
     """A random small case of rank 1-3, the argument forms to call it with, a padding mode
-    and a seed for its data.
+    and the number of its data's random stream.
 
     Where ``winograd`` (a strategy; default: never) draws True the case is one Winograd
     applies to: 3-wide kernels, stride 1 and dilation 1 (the forms are drawn all the same).
@@ -421,6 +421,6 @@ def conv_cases(
         "dilations_form": dform,
         "padding_form": pform,
         "padding_mode": mode,
-        "seed": draw(st.integers(0, 2**32 - 1)),
+        "stream": draw(st.integers(0, 2**32 - 1)),
     }
     return case, options

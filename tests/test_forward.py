@@ -492,5 +492,5 @@ def test_property_matches_reference(
     xp: ModuleType, device: Any, drawn: tuple[Case, dict[str, Any]], api: str, method: str
 ) -> None:
     case, options = drawn
-    rng = np.random.default_rng(options.pop("seed"))
+    rng = np.random.default_rng(options.pop("stream"))
     check(xp, device, rng, case, api=api, method=method, **options)

@@ -217,7 +217,7 @@ def test_inputs_unchanged(xp: ModuleType, device: Any, rng: np.random.Generator)
     sizes=st.lists(st.tuples(st.integers(1, 7), st.integers(1, 7)), min_size=1, max_size=2),
     mode=st.sampled_from(MODES),
     name=st.sampled_from(["convolve", "correlate"]),
-    seed=st.integers(0, 2**16),
+    stream=st.integers(0, 2**16),
 )
 def test_property(
     xp: ModuleType,
@@ -225,13 +225,13 @@ def test_property(
     sizes: list[tuple[int, int]],
     mode: str,
     name: str,
-    seed: int,
+    stream: int,
 ) -> None:
     """Random 1-d and 2-d shapes in every mode (valid: in2 cut to fit in1 or contain it)."""
     s1, s2 = [n for n, _ in sizes], [k for _, k in sizes]
     if mode == "valid" and not (all(n >= k for n, k in sizes) or all(k >= n for n, k in sizes)):
         s2 = [min(n, k) for n, k in sizes]
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(stream)
     a, b = random_array(rng, s1, "float64"), random_array(rng, s2, "float64")
     check(xp, device, name, (a, b), mode=mode)
 
