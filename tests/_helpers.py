@@ -424,3 +424,17 @@ def conv_cases(
         "stream": draw(st.integers(0, 2**32 - 1)),
     }
     return case, options
+
+
+def count_calls(monkeypatch: Any, owner: Any, name: str) -> list[int]:
+    """Replace ``owner.name`` (for the test, through ``monkeypatch``) by a wrapper that
+    appends 1 to the returned list at each call and then calls the original."""
+    calls: list[int] = []
+    real = getattr(owner, name)
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, spy)
+    return calls

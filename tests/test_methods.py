@@ -32,6 +32,7 @@ from _helpers import (
     Case,
     assert_close,
     backend_dtype,
+    count_calls,
     make,
     make_inputs,
     reason,
@@ -324,14 +325,7 @@ def test_strided_rows_only_for_tall_products(
     """1-d gemm reads the windows in place only where each residue class of an image
     has ``min_strided_rows`` output rows (here 13 // ceil(5 / 2) = 4); shorter ones
     go through the copied patch matrix, with the same result."""
-    calls: list[int] = []
-    real = gemm._strided_rows
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(gemm, "_strided_rows", spy)
+    calls = count_calls(monkeypatch, gemm, "_strided_rows")
     x = rng.standard_normal((2, 30, 3))
     w = rng.standard_normal((5, 3, 4))
     expected = geometry(

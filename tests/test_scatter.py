@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import xconv
-from _helpers import Case, assert_close, make, to_numpy
+from _helpers import Case, assert_close, count_calls, make, to_numpy
 from _reference_grad import reference_input_grad
 from xconv import _backend, _core
 from xconv._auto import RULES, choose_method
@@ -48,15 +48,7 @@ def _sizes(case: Case) -> list[int]:
 @pytest.fixture
 def scatter_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the calls of the scatter in the core."""
-    calls: list[int] = []
-    real = _core.run_scatter
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_core, "run_scatter", spy)
-    return calls
+    return count_calls(monkeypatch, _core, "run_scatter")
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"r{c.rank}-s{c.strides}-{c.padding}")
